@@ -1,0 +1,154 @@
+"""The ``form4`` command line: ``ingest``, ``sql`` and ``demo``.
+
+Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow or a
+warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
+unreachable, database locked) is printed as one ``form4: error: ...`` line with a non-zero
+exit code, never a traceback. Neighbours: ``flows.ingest_flow`` (the Prefect flow),
+``flows.demo`` (the offline demo), ``warehouse.db`` (the DuckDB file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import NoReturn, TextIO
+
+from flows.config import Settings, parse_date, parse_forms
+from parsers.errors import ConfigError, Form4Error
+
+__all__ = ["main"]
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line instead of usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"form4: error: {message} (see '{self.prog} --help')\n")
+
+
+def _date_arg(text: str) -> date:
+    try:
+        return parse_date(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _forms_arg(text: str) -> tuple[str, ...]:
+    try:
+        return parse_forms(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="form4",
+        description="SEC EDGAR insider transactions (Forms 3, 4, 5) into DuckDB.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ingest = sub.add_parser(
+        "ingest",
+        help="fetch a day (or range) of filings from EDGAR into the warehouse",
+        description=(
+            "Without --date: every business day after the last one ingested up to yesterday "
+            "(America/New_York), plus days left pending and filings that failed before."
+        ),
+    )
+    ingest.add_argument("--date", type=_date_arg, help="first (or only) day, YYYY-MM-DD")
+    ingest.add_argument("--to", type=_date_arg, help="last day of a range, YYYY-MM-DD")
+    ingest.add_argument(
+        "--forms", type=_forms_arg, help="form types, comma-separated (default 4,4/A)"
+    )
+    ingest.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
+    ingest.add_argument("--user-agent", help="declared User-Agent (default $SEC_USER_AGENT)")
+    ingest.add_argument(
+        "--edgar-url", help="EDGAR base URL (default $FORM4_EDGAR_URL or https://www.sec.gov)"
+    )
+
+    sql = sub.add_parser("sql", help="run a SQL query against the warehouse and print the result")
+    sql.add_argument("query", help="SQL text")
+    sql.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
+    sql.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="output format"
+    )
+
+    demo = sub.add_parser(
+        "demo", help="ingest the bundled sample day from a loopback EDGAR mirror (no network)"
+    )
+    demo.add_argument(
+        "--db", default="form4-demo.duckdb", help="DuckDB file (default ./form4-demo.duckdb)"
+    )
+    return parser
+
+
+def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    if args.to is not None and args.date is None:
+        raise ConfigError("--to needs --date")
+    if args.to is not None and args.to < args.date:
+        raise ConfigError(f"--to {args.to} is before --date {args.date}")
+    settings = Settings.from_env(
+        os.environ,
+        user_agent=args.user_agent,
+        db_path=args.db,
+        edgar_url=args.edgar_url,
+        forms=args.forms,
+    )
+    from flows.ingest_flow import ingest  # Prefect is imported only when a flow runs
+    from flows.output import print_ingest_summary
+
+    state = ingest(
+        start=args.date,
+        end=args.to,
+        forms=list(settings.forms),
+        db=str(settings.db_path),
+        edgar_url=settings.edgar_url,
+        user_agent=settings.user_agent,
+        return_state=True,
+    )
+    if state.is_failed():
+        raise Form4Error(state.message or "the ingest flow failed")
+    print_ingest_summary(state.result(), settings, out)
+    return 0
+
+
+def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
+    from flows.output import run_sql
+
+    settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
+    run_sql(settings.db_path, args.query, args.format, out)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from flows.demo import run_demo
+
+    run_demo(args.db, os.environ, out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    args = build_parser().parse_args(argv)
+    commands = {"ingest": _cmd_ingest, "sql": _cmd_sql, "demo": _cmd_demo}
+    try:
+        return commands[args.command](args, out)
+    except ConfigError as exc:
+        sys.stderr.write(f"form4: error: {exc}\n")
+        return EXIT_USAGE
+    except Form4Error as exc:
+        sys.stderr.write(f"form4: error: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("form4: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

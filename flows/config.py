@@ -1,0 +1,159 @@
+"""Settings of a form4 run, read once and explicitly at flow or command start.
+
+``Settings.from_env`` takes the environment as an argument (never ``os.environ`` at import
+time) and the command-line overrides; nothing here writes the environment. Neighbours:
+``flows.http`` builds the HTTP client from these settings, ``flows.ingest`` runs with them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from parsers.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_EDGAR_URL",
+    "DEFAULT_FORMS",
+    "SUPPORTED_FORMS",
+    "Settings",
+    "parse_date",
+    "parse_forms",
+    "validate_user_agent",
+]
+
+DEFAULT_EDGAR_URL = "https://www.sec.gov"
+DEFAULT_FORMS: tuple[str, ...] = ("4", "4/A")
+SUPPORTED_FORMS: tuple[str, ...] = ("3", "3/A", "4", "4/A", "5", "5/A")
+
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}")
+
+
+def validate_user_agent(user_agent: str | None) -> str:
+    """EDGAR blocks undeclared tools: the User-Agent must name a company or person and an email."""
+    if not user_agent or not user_agent.strip():
+        raise ConfigError(
+            "no User-Agent: set SEC_USER_AGENT or pass --user-agent, "
+            'e.g. "Acme Research ops@acme.example" (EDGAR blocks undeclared tools)'
+        )
+    user_agent = user_agent.strip()
+    if not _EMAIL.search(user_agent):
+        raise ConfigError(
+            f"User-Agent {user_agent!r} has no email address; EDGAR requires one, "
+            'e.g. "Acme Research ops@acme.example"'
+        )
+    return user_agent
+
+
+def parse_date(text: str) -> date:
+    """A YYYY-MM-DD date, or a ConfigError saying what was expected."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"invalid date {text!r} (expected YYYY-MM-DD)") from None
+
+
+def parse_forms(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """A comma-separated list of ownership form types, e.g. ``4,4/A,3``."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    forms: list[str] = []
+    for item in items:
+        form = str(item).strip().upper()
+        if not form:
+            continue
+        if form not in SUPPORTED_FORMS:
+            raise ConfigError(
+                f"unsupported form type {form!r} (choose from {', '.join(SUPPORTED_FORMS)})"
+            )
+        if form not in forms:
+            forms.append(form)
+    if not forms:
+        raise ConfigError("no form types given")
+    return tuple(forms)
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not value >= minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    return int(_float(env, name, default, minimum=minimum))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a run needs; build it with ``Settings.from_env``."""
+
+    user_agent: str
+    db_path: Path = Path("form4.duckdb")
+    raw_dir: Path | None = None  # default: "<db stem>.raw" beside the database
+    edgar_url: str = DEFAULT_EDGAR_URL
+    forms: tuple[str, ...] = DEFAULT_FORMS
+    max_rps: float = 10.0
+    block_pause_s: float = 600.0
+    max_blocks: int = 6
+    max_retries: int = 5
+    retry_base_s: float = 1.0
+    retry_cap_s: float = 60.0
+    timeout_s: float = 30.0
+    concurrency: int = 8
+    batch_size: int = 250
+    max_submission_bytes: int = 50 * 1024 * 1024
+    max_xml_bytes: int = 10 * 1024 * 1024
+
+    @property
+    def raw_root(self) -> Path:
+        """Where raw submissions are kept: beside the warehouse unless configured."""
+        if self.raw_dir is not None:
+            return self.raw_dir
+        return self.db_path.with_name(self.db_path.stem + ".raw")
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        user_agent: str | None = None,
+        db_path: str | Path | None = None,
+        edgar_url: str | None = None,
+        forms: tuple[str, ...] | None = None,
+        require_user_agent: bool = True,
+    ) -> Settings:
+        """Arguments win over the environment; the environment wins over defaults."""
+        ua = user_agent if user_agent else env.get("SEC_USER_AGENT")
+        ua = validate_user_agent(ua) if require_user_agent else (ua or "")
+        url = (edgar_url or env.get("FORM4_EDGAR_URL") or DEFAULT_EDGAR_URL).rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"EDGAR base URL {url!r} must start with http:// or https://")
+        db = Path(db_path or env.get("FORM4_DB") or "form4.duckdb")
+        raw_env = env.get("FORM4_RAW_DIR")
+        return cls(
+            user_agent=ua,
+            db_path=db,
+            raw_dir=Path(raw_env) if raw_env else None,
+            edgar_url=url,
+            forms=forms if forms is not None else DEFAULT_FORMS,
+            max_rps=_float(env, "FORM4_MAX_RPS", 10.0, minimum=0.01),
+            block_pause_s=_float(env, "FORM4_BLOCK_PAUSE_S", 600.0, minimum=0.0),
+            max_blocks=_int(env, "FORM4_MAX_BLOCKS", 6, minimum=1),
+            max_retries=_int(env, "FORM4_MAX_RETRIES", 5, minimum=0),
+            retry_base_s=_float(env, "FORM4_RETRY_BASE_S", 1.0, minimum=0.0),
+            retry_cap_s=_float(env, "FORM4_RETRY_CAP_S", 60.0, minimum=0.0),
+            timeout_s=_float(env, "FORM4_TIMEOUT_S", 30.0, minimum=0.1),
+            concurrency=_int(env, "FORM4_CONCURRENCY", 8, minimum=1),
+            batch_size=_int(env, "FORM4_BATCH_SIZE", 250, minimum=1),
+            max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
+            max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
+        )

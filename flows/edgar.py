@@ -1,0 +1,72 @@
+"""EDGAR paths and the two fetches form4 makes: a day's index and a filing's submission text.
+
+Both take the ``httpx.Client`` built by ``flows.http.build_client`` (rate limit, block pause
+and retries live there) and return bytes; parsing is ``parsers``' job. A missing daily index
+(EDGAR answers 403 or 404, or an S3 ``NoSuchKey`` body) is ``None``, not an error.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+
+from parsers.errors import FetchError
+from parsers.records import IndexEntry
+
+__all__ = [
+    "daily_index_path",
+    "fetch_daily_index",
+    "fetch_submission",
+    "submission_path",
+]
+
+
+def daily_index_path(day: date) -> str:
+    """``Archives/edgar/daily-index/2026/QTR1/form.20260202.idx``."""
+    quarter = (day.month - 1) // 3 + 1
+    return f"/Archives/edgar/daily-index/{day.year}/QTR{quarter}/form.{day:%Y%m%d}.idx"
+
+
+def submission_path(entry: IndexEntry) -> str:
+    """``Archives/edgar/data/{cik}/{accession}.txt`` (the index's own file name, normalised)."""
+    filename = entry.filename.lstrip("/")
+    if not filename.startswith("Archives/"):
+        filename = "Archives/" + filename
+    return "/" + filename
+
+
+def _get(client: httpx.Client, path: str) -> httpx.Response:
+    try:
+        return client.get(path)
+    except httpx.HTTPError as exc:  # transport errors left after the retries, bad URLs
+        raise FetchError(f"{client.base_url.join(path)}: {type(exc).__name__}: {exc}") from exc
+
+
+def fetch_daily_index(client: httpx.Client, day: date) -> bytes | None:
+    """The day's form index, or ``None`` when EDGAR has none (weekend, holiday, not yet out)."""
+    path = daily_index_path(day)
+    response = _get(client, path)
+    if response.status_code in (403, 404) or (
+        response.status_code == 200 and b"<Code>NoSuchKey</Code>" in response.content[:2048]
+    ):
+        return None
+    if response.status_code != 200:
+        raise FetchError(
+            f"{response.url}: HTTP {response.status_code}",
+            url=str(response.url),
+            status=response.status_code,
+        )
+    return response.content
+
+
+def fetch_submission(client: httpx.Client, entry: IndexEntry) -> bytes:
+    """The full submission text file of one filing."""
+    response = _get(client, submission_path(entry))
+    if response.status_code != 200:
+        raise FetchError(
+            f"{response.url}: HTTP {response.status_code}",
+            url=str(response.url),
+            status=response.status_code,
+        )
+    return response.content

@@ -1,0 +1,303 @@
+"""Polite HTTP access to EDGAR: the one client factory, the rate limiter and the block gate.
+
+``build_client(settings)`` returns an ``httpx.Client`` whose transport is a ``PoliteTransport``:
+every request (redirects and retries included) first waits at the shared ``BlockGate`` (closed
+for ``FORM4_BLOCK_PAUSE_S`` after EDGAR blocks us) and then takes a slot from the shared
+``RateLimiter`` (at most ``FORM4_MAX_RPS`` requests in any one-second window). The transport
+reads each body whole, so truncated bodies (Content-Length mismatch), resets, timeouts and 5xx
+are retried here with exponential back-off and full jitter. Callers (``flows.edgar``) only see
+the final response or a ``FetchError``/``BlockedError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from flows.config import Settings
+from parsers.errors import BlockedError, FetchError
+
+__all__ = [
+    "BlockGate",
+    "PoliteTransport",
+    "RateLimiter",
+    "RetryPolicy",
+    "build_client",
+    "classify_block",
+]
+
+log = logging.getLogger("form4.http")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+_MIN_SLEEP_S = 0.001  # never spin on a wait shorter than the clock can resolve
+RATE_EXCEEDED = b"Request Rate Threshold Exceeded"
+UNDECLARED_TOOL = b"Undeclared Automated Tool"
+
+
+class RateLimiter:
+    """At most ``rate`` requests per second, measured over *any* one-second window.
+
+    A sliding log of the last ``n`` start times (``n = floor(rate)``): a request may start only
+    when the ``n``-th previous one started at least one second ago, plus ``margin_s`` so that
+    arrival jitter at the server never packs ``n + 1`` requests into one window. A fractional
+    rate is rounded down (2.5/s admits 2 in any second); below 1/s, one request per ``1/rate``
+    seconds. Thread-safe; one instance is shared by every worker of a run.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        margin_s: float = 0.03,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.slots = max(1, math.floor(rate))
+        self.window_s = (1.0 if rate >= 1 else 1.0 / rate) + margin_s
+        self._starts: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    def acquire(self) -> float:
+        """Block until a request may start; returns the start time granted."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._starts and self._starts[0] + self.window_s <= now:
+                    self._starts.popleft()
+                if len(self._starts) < self.slots:
+                    self._starts.append(now)
+                    return now
+                wait = self._starts[0] + self.window_s - now
+            self._sleep(max(wait, _MIN_SLEEP_S))
+
+
+class BlockGate:
+    """Shared pause: once EDGAR blocks us, nobody sends anything for ``pause_s`` seconds.
+
+    EDGAR's block lasts ten minutes and renews while requests keep arriving, so every worker
+    waits here before taking a rate-limiter slot. ``trip`` extends the pause, never shortens it.
+    """
+
+    def __init__(
+        self, pause_s: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ) -> None:
+        self.pause_s = pause_s
+        self._until = 0.0
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+        self.trips = 0
+
+    @property
+    def paused_until(self) -> float:
+        with self._lock:
+            return self._until
+
+    def trip(self) -> float:
+        """Close the gate for ``pause_s`` from now; returns when it reopens."""
+        with self._lock:
+            self._until = max(self._until, self._clock() + self.pause_s)
+            self.trips += 1
+            return self._until
+
+    def wait(self) -> None:
+        """Return once the gate is open (immediately when it is)."""
+        while True:
+            with self._lock:
+                remaining = self._until - self._clock()
+            if remaining <= 0:
+                return
+            self._sleep(max(remaining, _MIN_SLEEP_S))
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 5
+    base_s: float = 1.0
+    cap_s: float = 60.0
+    max_blocks: int = 6
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full-jitter exponential back-off: uniform in [0, min(cap, base * 2**attempt)]."""
+        return rng.uniform(0.0, min(self.cap_s, self.base_s * (2**attempt)))
+
+
+def classify_block(status: int, body: bytes) -> str | None:
+    """``"rate"`` for a rate-limit block, ``"undeclared"`` for an undeclared-tool block, else None.
+
+    EDGAR answers a rate block with 429 or with 403 and its "Request Rate Threshold Exceeded"
+    page, sometimes even with status 200 in place of the document asked for.
+    """
+    if status == 429:
+        return "rate"
+    if status not in (200, 403) or len(body) > 64 * 1024:
+        return None
+    head = body[: 64 * 1024]
+    if head.lstrip()[:14] in (b"<SEC-DOCUMENT>", b"<SUBMISSION>"):
+        return None
+    if RATE_EXCEEDED in head:
+        return "rate"
+    if UNDECLARED_TOOL in head:
+        return "undeclared"
+    return None
+
+
+def _decoded_head(response: httpx.Response, raw: bytes) -> bytes:
+    """The body as text bytes for block detection (small gzip/deflate bodies are inflated)."""
+    encoding = response.headers.get("content-encoding", "").lower()
+    if encoding in ("", "identity"):
+        return raw
+    if len(raw) > 64 * 1024 or encoding not in ("gzip", "deflate"):
+        return b""
+    try:
+        return zlib.decompressobj(zlib.MAX_WBITS | 32).decompress(raw, 128 * 1024)
+    except zlib.error:
+        return b""
+
+
+class PoliteTransport(httpx.BaseTransport):
+    """Rate limit, block pause, eager body read and retries around a real transport."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        *,
+        limiter: RateLimiter,
+        gate: BlockGate,
+        policy: RetryPolicy,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.inner = inner
+        self.limiter = limiter
+        self.gate = gate
+        self.policy = policy
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+
+    def _backoff(self, attempt: int) -> float:
+        with self._rng_lock:
+            return self.policy.backoff(attempt, self._rng)
+
+    def _send_once(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        self.gate.wait()
+        self.limiter.acquire()
+        response = self.inner.handle_request(request)
+        try:
+            raw = b"".join(response.stream)  # type: ignore[union-attr]
+        finally:
+            response.close()
+        return response, raw
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        failures = 0
+        blocks = 0
+        while True:
+            try:
+                response, raw = self._send_once(request)
+            except httpx.TransportError as exc:
+                failures += 1
+                if failures > self.policy.max_retries:
+                    raise FetchError(f"{url}: {type(exc).__name__}: {exc}", url=url) from exc
+                delay = self._backoff(failures - 1)
+                log.warning("%s: %s; retry %d in %.2fs", url, type(exc).__name__, failures, delay)
+                self._sleep(delay)
+                continue
+            block = classify_block(response.status_code, _decoded_head(response, raw))
+            if block == "undeclared":
+                raise BlockedError(
+                    f"{url}: EDGAR refused the User-Agent as an undeclared automated tool; "
+                    "declare a company or name and an email address",
+                    url=url,
+                    status=response.status_code,
+                )
+            if block == "rate":
+                blocks += 1
+                if blocks > self.policy.max_blocks:
+                    raise BlockedError(
+                        f"{url}: still blocked by EDGAR after {blocks - 1} pauses",
+                        url=url,
+                        status=response.status_code,
+                    )
+                self.gate.trip()
+                log.warning(
+                    "%s: EDGAR rate block (HTTP %d); pausing all requests for %.0fs",
+                    url,
+                    response.status_code,
+                    self.gate.pause_s,
+                )
+                continue
+            if response.status_code >= 500:
+                failures += 1
+                if failures > self.policy.max_retries:
+                    raise FetchError(
+                        f"{url}: HTTP {response.status_code} after {failures} attempts",
+                        url=url,
+                        status=response.status_code,
+                    )
+                delay = self._backoff(failures - 1)
+                log.warning(
+                    "%s: HTTP %d; retry %d in %.2fs", url, response.status_code, failures, delay
+                )
+                self._sleep(delay)
+                continue
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=httpx.ByteStream(raw),
+                request=request,
+                extensions=response.extensions,
+            )
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def build_client(settings: Settings, *, inner: httpx.BaseTransport | None = None) -> httpx.Client:
+    """The one factory for EDGAR clients: User-Agent, timeouts, rate limiter, block gate, retries.
+
+    ``inner`` replaces the network transport (tests pass ``httpx.MockTransport``).
+    """
+    limits = httpx.Limits(
+        max_connections=max(settings.concurrency, 1),
+        max_keepalive_connections=max(settings.concurrency, 1),
+    )
+    transport = PoliteTransport(
+        inner or httpx.HTTPTransport(limits=limits, retries=0),
+        limiter=RateLimiter(settings.max_rps),
+        gate=BlockGate(settings.block_pause_s),
+        policy=RetryPolicy(
+            max_retries=settings.max_retries,
+            base_s=settings.retry_base_s,
+            cap_s=settings.retry_cap_s,
+            max_blocks=settings.max_blocks,
+        ),
+    )
+    return httpx.Client(
+        base_url=settings.edgar_url,
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept-Encoding": "gzip, deflate",
+        },
+        timeout=httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0)),
+        transport=transport,
+        follow_redirects=True,
+        max_redirects=5,
+    )

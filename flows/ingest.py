@@ -1,0 +1,277 @@
+"""Ingest as plain functions: which days to run, and one day (or a list of filings) end to end.
+
+``ingest_day`` fetches a day's index, skips accessions the warehouse already holds, and runs
+the rest in batches through ``process_entries``: fetch concurrently (the client enforces the
+rate limit), keep the raw bytes, parse, and load each batch in one transaction. Filings that
+cannot be fetched after retries go to ``failed_accessions`` and are retried by the next run;
+filings that cannot be parsed go to ``rejects`` with their raw bytes. The Prefect flow in
+``flows.ingest_flow`` is a thin wrapper over these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+from parsers.index import ownership_entries, parse_index
+from parsers.ownership import parse_ownership
+from parsers.sgml import parse_submission
+
+from flows.config import Settings
+from flows.edgar import fetch_daily_index, fetch_submission
+from parsers.errors import BlockedError, FetchError, ParseError
+from parsers.records import IndexEntry, ParsedFiling
+from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
+from warehouse.raw import RawStore, sha256
+from warehouse.rows import check_filing
+
+__all__ = [
+    "BatchResult",
+    "DayResult",
+    "business_days",
+    "days_to_ingest",
+    "eastern_today",
+    "ingest_day",
+    "parse_raw",
+    "process_entries",
+    "retry_failed",
+]
+
+log = logging.getLogger("form4.ingest")
+EASTERN = ZoneInfo("America/New_York")
+
+
+def eastern_today(now: datetime | None = None) -> date:
+    """Today's date in New York, where EDGAR's days begin and end."""
+    return (now or datetime.now(EASTERN)).astimezone(EASTERN).date()
+
+
+def business_days(start: date, end: date) -> list[date]:
+    """Monday-Friday days from ``start`` to ``end`` inclusive (holidays have no index)."""
+    days = []
+    day = start
+    while day <= end:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def days_to_ingest(warehouse: Warehouse, forms: Sequence[str], today: date) -> list[date]:
+    """The nightly catch-up: pending days, then every business day after the last one done
+    up to yesterday. A new warehouse starts with the last business day before today."""
+    yesterday = today - timedelta(days=1)
+    last = warehouse.last_done_day(forms)
+    if last is None:
+        candidates = business_days(yesterday - timedelta(days=6), yesterday)[-1:]
+    else:
+        candidates = business_days(last + timedelta(days=1), yesterday)
+    pending = [d for d in warehouse.pending_days(forms) if d <= yesterday]
+    return sorted(set(pending) | set(candidates))
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Counts of one or more batches; ``add`` merges another result into this one."""
+
+    fetched: int = 0
+    reused_raw: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    failed: int = 0
+    reject_reasons: list[str] = field(default_factory=list)
+
+    def add(self, other: BatchResult) -> None:
+        self.fetched += other.fetched
+        self.reused_raw += other.reused_raw
+        self.loaded += other.loaded
+        self.rejected += other.rejected
+        self.failed += other.failed
+        self.reject_reasons.extend(other.reject_reasons)
+
+
+@dataclass(slots=True)
+class DayResult:
+    day: date
+    status: str  # done, no_index, pending
+    index_entries: int = 0
+    already_loaded: int = 0
+    batch: BatchResult = field(default_factory=BatchResult)
+
+
+def parse_raw(data: bytes, settings: Settings, accession_number: str | None = None) -> ParsedFiling:
+    """Submission bytes -> a checked ``ParsedFiling``, or ``ParseError``."""
+    submission = parse_submission(data, max_bytes=settings.max_submission_bytes)
+    header = submission.header
+    if accession_number is not None and header.accession_number != accession_number:
+        raise ParseError(
+            f"the submission says accession {header.accession_number}, "
+            f"the index says {accession_number}",
+            stage="sgml",
+        )
+    filing = ParsedFiling(header, parse_ownership(submission.xml, max_bytes=settings.max_xml_bytes))
+    check_filing(filing)
+    return filing
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    entry: IndexEntry
+    filing: ParsedFiling | None = None
+    reject: Reject | None = None
+    raw_document: RawDocument | None = None
+    failure: FailedFetch | None = None
+    reused_raw: bool = False
+
+
+def _fetch_and_parse(
+    entry: IndexEntry,
+    *,
+    day: date,
+    settings: Settings,
+    client: httpx.Client,
+    raw: RawStore,
+    refetch: bool,
+) -> _Outcome:
+    acc = entry.accession_number
+    reused = False
+    if not refetch and raw.exists(acc):
+        data = raw.get(acc)
+        reused = True
+    else:
+        try:
+            data = fetch_submission(client, entry)
+        except BlockedError:
+            raise
+        except FetchError as exc:
+            failure = FailedFetch(acc, day, entry.cik, entry.filename, entry.form_type, str(exc))
+            return _Outcome(entry, failure=failure)
+    path = raw.put(acc, data) if not reused else raw.relative_path(acc)
+    raw_document = RawDocument(acc, day, entry.cik, path, len(data), sha256(data), utcnow())
+    try:
+        filing = parse_raw(data, settings, acc)
+    except ParseError as exc:
+        reject = Reject(acc, exc.stage, str(exc).splitlines()[0][:1000], data, utcnow())
+        return _Outcome(entry, reject=reject, raw_document=raw_document, reused_raw=reused)
+    return _Outcome(entry, filing=filing, raw_document=raw_document, reused_raw=reused)
+
+
+def _chunks(items: Sequence[IndexEntry], size: int) -> Iterable[Sequence[IndexEntry]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def process_entries(
+    entries: Sequence[IndexEntry],
+    *,
+    day: date,
+    settings: Settings,
+    client: httpx.Client,
+    warehouse: Warehouse,
+    raw: RawStore,
+    refetch: frozenset[str] = frozenset(),
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> BatchResult:
+    """Fetch, keep, parse and load ``entries`` in batches of ``settings.batch_size``."""
+    total = BatchResult()
+    with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool:
+        for batch in _chunks(entries, settings.batch_size):
+            outcomes = list(
+                pool.map(
+                    lambda e: _fetch_and_parse(
+                        e,
+                        day=day,
+                        settings=settings,
+                        client=client,
+                        raw=raw,
+                        refetch=e.accession_number in refetch,
+                    ),
+                    batch,
+                )
+            )
+            result = BatchResult()
+            filings = [o.filing for o in outcomes if o.filing is not None]
+            rejects = [o.reject for o in outcomes if o.reject is not None]
+            raw_docs = [o.raw_document for o in outcomes if o.raw_document is not None]
+            failures = [o.failure for o in outcomes if o.failure is not None]
+            warehouse.load_batch(filings, rejects=rejects, raw_documents=raw_docs)
+            warehouse.record_failures(failures)
+            result.fetched = sum(1 for o in outcomes if o.raw_document and not o.reused_raw)
+            result.reused_raw = sum(1 for o in outcomes if o.reused_raw)
+            result.loaded = len(filings)
+            result.rejected = len(rejects)
+            result.failed = len(failures)
+            result.reject_reasons = [
+                f"{r.accession_number}: {r.stage}: {r.reason}" for r in rejects
+            ]
+            for reason in result.reject_reasons:
+                log.warning("rejected %s", reason)
+            if on_batch is not None:
+                on_batch(result)
+            total.add(result)
+    return total
+
+
+def ingest_day(
+    day: date,
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    warehouse: Warehouse,
+    raw: RawStore,
+    today: date,
+) -> DayResult:
+    """One EDGAR day end to end; safe to re-run (already-held filings are not fetched again)."""
+    data = fetch_daily_index(client, day)
+    if data is None:
+        status = "pending" if day >= today else "no_index"
+        warehouse.mark_day(day, settings.forms, status)
+        log.info("%s: no index (%s)", day, status)
+        return DayResult(day, status)
+    try:
+        entries = ownership_entries(parse_index(data), settings.forms)
+    except ParseError as exc:
+        raise FetchError(f"{day}: the daily index could not be read: {exc}") from exc
+    known = warehouse.known_accessions(e.accession_number for e in entries)
+    retry_sgml = warehouse.sgml_rejects(e.accession_number for e in entries)
+    todo = [
+        e for e in entries if e.accession_number not in known or e.accession_number in retry_sgml
+    ]
+    log.info("%s: %d filings listed, %d to fetch", day, len(entries), len(todo))
+    batch = process_entries(
+        todo,
+        day=day,
+        settings=settings,
+        client=client,
+        warehouse=warehouse,
+        raw=raw,
+        refetch=frozenset(retry_sgml),
+    )
+    status = "done" if batch.failed == 0 else "pending"
+    warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))
+    return DayResult(day, status, len(entries), len(entries) - len(todo), batch)
+
+
+def retry_failed(
+    *, settings: Settings, client: httpx.Client, warehouse: Warehouse, raw: RawStore
+) -> BatchResult:
+    """Fetch again the accessions earlier runs could not fetch."""
+    total = BatchResult()
+    failed = warehouse.failed_fetches(settings.forms)
+    by_day: dict[date, list[IndexEntry]] = {}
+    for f in failed:
+        by_day.setdefault(f.day, []).append(
+            IndexEntry(f.form_type, "", f.cik, f.day, f.filename, f.accession_number)
+        )
+    for day, entries in sorted(by_day.items()):
+        total.add(
+            process_entries(
+                entries, day=day, settings=settings, client=client, warehouse=warehouse, raw=raw
+            )
+        )
+    return total

@@ -1,0 +1,172 @@
+"""The Prefect flow ``ingest``: thin wrappers over ``flows.ingest``, one task per day.
+
+``prefect.yaml`` deploys ``flows/ingest_flow.py:ingest`` as ``nightly``; ``form4 ingest`` runs
+the same flow in-process (ephemeral Prefect, or the server ``PREFECT_API_URL`` names). Tasks
+work on whole days (never one task per filing). Expected failures (EDGAR unreachable or
+blocking us, the warehouse locked) end the run in a ``Failed`` state with a one-line message
+and leave the day to the next run; nothing half-done is recorded as done.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import httpx
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
+from prefect.states import Failed, State
+
+from flows.config import Settings, parse_forms
+from flows.http import build_client
+from flows.ingest import (
+    BatchResult,
+    DayResult,
+    business_days,
+    days_to_ingest,
+    eastern_today,
+    ingest_day,
+    retry_failed,
+)
+from parsers.errors import ConfigError, Form4Error
+from warehouse.db import Warehouse
+from warehouse.raw import RawStore
+
+__all__ = ["IngestSummary", "ingest", "run_ingest"]
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    days: list[DayResult] = field(default_factory=list)
+    retried: BatchResult = field(default_factory=BatchResult)
+    error: str | None = None
+
+    @property
+    def totals(self) -> BatchResult:
+        total = BatchResult()
+        total.add(self.retried)
+        for day in self.days:
+            total.add(day.batch)
+        return total
+
+
+DayRunner = Callable[..., DayResult]
+
+
+def run_ingest(
+    settings: Settings,
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    today: date | None = None,
+    run_day: DayRunner = ingest_day,
+    run_retry: Callable[..., BatchResult] = retry_failed,
+    client: httpx.Client | None = None,
+) -> IngestSummary:
+    """Ingest ``start``..``end`` (business days), or catch up when ``start`` is None.
+
+    Stops at the first day that fails with a form4 error and reports it in ``error``.
+    """
+    today = today or eastern_today()
+    summary = IngestSummary()
+    own_client = client is None
+    http = client or build_client(settings)
+    try:
+        with Warehouse(settings.db_path) as warehouse:
+            raw = RawStore(settings.raw_root)
+            if start is None:
+                days = days_to_ingest(warehouse, settings.forms, today)
+            else:
+                days = business_days(start, end or start)
+            summary.retried = run_retry(
+                settings=settings, client=http, warehouse=warehouse, raw=raw
+            )
+            for day in days:
+                result = run_day(
+                    day, settings=settings, client=http, warehouse=warehouse, raw=raw, today=today
+                )
+                if isinstance(result, State):  # a Prefect task that ended Failed
+                    summary.error = result.message or f"{day}: failed"
+                    break
+                summary.days.append(result)
+    finally:
+        if own_client:
+            http.close()
+    return summary
+
+
+@task(name="ingest-day", cache_policy=NONE, task_run_name="ingest-{day}")
+def ingest_day_task(
+    day: date,
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    warehouse: Warehouse,
+    raw: RawStore,
+    today: date,
+) -> DayResult | State:
+    logger = get_run_logger()
+    try:
+        result = ingest_day(
+            day, settings=settings, client=client, warehouse=warehouse, raw=raw, today=today
+        )
+    except Form4Error as exc:
+        logger.error("%s: %s", day, exc)
+        return Failed(message=f"{day}: {exc}")
+    b = result.batch
+    logger.info(
+        "%s: %s; %d listed, %d already held, %d fetched, %d loaded, %d rejected, %d failed",
+        day,
+        result.status,
+        result.index_entries,
+        result.already_loaded,
+        b.fetched,
+        b.loaded,
+        b.rejected,
+        b.failed,
+    )
+    return result
+
+
+@task(name="retry-failed", cache_policy=NONE)
+def retry_failed_task(
+    *, settings: Settings, client: httpx.Client, warehouse: Warehouse, raw: RawStore
+) -> BatchResult:
+    return retry_failed(settings=settings, client=client, warehouse=warehouse, raw=raw)
+
+
+@flow(name="form4-ingest", log_prints=False)
+def ingest(
+    start: date | None = None,
+    end: date | None = None,
+    forms: Sequence[str] | None = None,
+    db: str | None = None,
+    edgar_url: str | None = None,
+    user_agent: str | None = None,
+) -> IngestSummary | State:
+    """Ingest EDGAR ownership filings into DuckDB: ``start``..``end``, or catch up to yesterday.
+
+    Settings not given here come from the environment (``SEC_USER_AGENT``, ``FORM4_DB``,
+    ``FORM4_EDGAR_URL``, ``FORM4_MAX_RPS``, ...), read once now.
+    """
+    try:
+        settings = Settings.from_env(
+            os.environ,
+            user_agent=user_agent,
+            db_path=db,
+            edgar_url=edgar_url,
+            forms=parse_forms(list(forms)) if forms else None,
+        )
+        if start is not None and end is not None and end < start:
+            raise ConfigError(f"--to {end} is before --date {start}")
+        summary = run_ingest(
+            settings, start, end, run_day=ingest_day_task, run_retry=retry_failed_task
+        )
+    except Form4Error as exc:
+        get_run_logger().error("%s", exc)
+        return Failed(message=str(exc))
+    if summary.error is not None:
+        return Failed(message=summary.error)
+    return summary

@@ -1,0 +1,85 @@
+"""What the CLI prints: the ingest summary and query results (table, CSV or JSON).
+
+Kept apart from ``flows.cli`` so the demo and the CLI print the same summary. Neighbours:
+``flows.cli`` (commands), ``flows.demo`` (offline demo), ``warehouse.db`` (the DuckDB file).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import TextIO
+
+import duckdb
+
+from flows.config import Settings
+from flows.ingest_flow import IngestSummary
+from parsers.errors import ConfigError, LoadError
+
+__all__ = ["print_ingest_summary", "run_sql"]
+
+
+def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO) -> None:
+    totals = summary.totals
+    out.write(f"form4: warehouse {settings.db_path}, raw documents in {settings.raw_root}\n")
+    if summary.retried.loaded or summary.retried.failed or summary.retried.rejected:
+        r = summary.retried
+        out.write(
+            f"  earlier failures retried: {r.loaded} loaded, {r.rejected} rejected, "
+            f"{r.failed} still failing\n"
+        )
+    if not summary.days:
+        out.write("  nothing to ingest: every business day up to yesterday is done\n")
+    for day in summary.days:
+        b = day.batch
+        if day.status in ("no_index", "pending") and day.index_entries == 0:
+            what = "no index (no filings)" if day.status == "no_index" else "index not out yet"
+            out.write(f"  {day.day}: {what}\n")
+            continue
+        out.write(
+            f"  {day.day}: {day.status}; {day.index_entries} filings listed, "
+            f"{day.already_loaded} already held, {b.fetched} fetched, {b.loaded} loaded, "
+            f"{b.rejected} rejected, {b.failed} failed\n"
+        )
+    out.write(
+        f"  total: {totals.loaded} loaded, {totals.rejected} rejected, {totals.failed} failed "
+        "(failed filings are retried by the next run)\n"
+    )
+    for reason in totals.reject_reasons:
+        out.write(f"  rejected {reason}\n")
+
+
+def run_sql(db_path: Path, query: str, fmt: str, out: TextIO) -> None:
+    """Run one read-only query and print its result."""
+    if not db_path.is_file():
+        raise ConfigError(f"no warehouse at {db_path}; run 'form4 ingest' first or pass --db")
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error as exc:
+        raise LoadError(f"cannot open {db_path}: {str(exc).splitlines()[0]}") from None
+    try:
+        try:
+            relation = con.sql(query)
+        except duckdb.Error as exc:
+            raise ConfigError(f"query failed: {' '.join(str(exc).split())}") from None
+        if relation is None:
+            out.write("ok\n")
+            return
+        if fmt == "table":
+            out.write(relation.__str__())
+            return
+        try:
+            rows = relation.fetchall()
+        except duckdb.Error as exc:
+            raise ConfigError(f"query failed: {' '.join(str(exc).split())}") from None
+        columns = relation.columns
+        if fmt == "csv":
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows(rows)
+        else:
+            records = [dict(zip(columns, row, strict=True)) for row in rows]
+            out.write(json.dumps(records, default=str, indent=2) + "\n")
+    finally:
+        con.close()

@@ -1,0 +1,62 @@
+"""The one exception module of form4 (standard library only).
+
+It lives in ``parsers`` because ``parsers`` is the root of the import graph:
+``flows`` and ``warehouse`` both import it, and it imports nothing of theirs.
+Third-party exceptions (httpx, lxml, duckdb) are wrapped at the boundary where
+they are raised, so callers only ever catch these::
+
+    Form4Error
+    ├── ConfigError      bad settings or CLI arguments (missing User-Agent, bad date)
+    ├── FetchError       EDGAR could not be read (after retries)
+    │   └── BlockedError EDGAR kept blocking us (rate threshold / undeclared tool)
+    ├── ParseError       a document is malformed, unsafe, oversized or not ownership XML
+    └── LoadError        the warehouse refused a write or is locked by another process
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BlockedError",
+    "ConfigError",
+    "FetchError",
+    "Form4Error",
+    "LoadError",
+    "ParseError",
+]
+
+
+class Form4Error(Exception):
+    """Base class of every error form4 raises on purpose."""
+
+
+class ConfigError(Form4Error):
+    """A setting or command-line argument is missing or invalid."""
+
+
+class FetchError(Form4Error):
+    """A resource could not be fetched from EDGAR, after retries."""
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class BlockedError(FetchError):
+    """EDGAR answered with a block page (rate threshold exceeded, undeclared automated tool)."""
+
+
+class ParseError(Form4Error):
+    """A document could not be parsed into records.
+
+    ``stage`` names what failed (``"sgml"``, ``"xml"``, ``"ownership"``, ``"index"``) and is what
+    the ``rejects`` table records.
+    """
+
+    def __init__(self, message: str, *, stage: str = "ownership") -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+class LoadError(Form4Error):
+    """The warehouse could not be written (or is locked by another process)."""

@@ -1,0 +1,42 @@
+"""Shared fixtures: the real EDGAR corpus beside the checkout, a clean environment per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+CORPUS = SHARED / "corpus"
+
+
+def corpus_dir() -> Path:
+    """The real corpus; under CI its absence is a failure, elsewhere a skip."""
+    if not (CORPUS / "MANIFEST.tsv").is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the shared corpus is missing at {CORPUS} (required when CI=true)")
+        pytest.skip(f"the shared corpus is not at {CORPUS}")
+    return CORPUS
+
+
+def corpus_files(subdir: str, pattern: str = "*") -> list[Path]:
+    """Files of a corpus folder, for parametrizing at collection time (may be empty)."""
+    return sorted((CORPUS / subdir).glob(pattern))
+
+
+@pytest.fixture
+def corpus() -> Path:
+    return corpus_dir()
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    """Every test gets back the environment it started with."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

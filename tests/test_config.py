@@ -1,0 +1,68 @@
+"""Settings and argument validation: clear errors for what EDGAR or the user would reject."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows.config import Settings, parse_date, parse_forms, validate_user_agent
+from parsers.errors import ConfigError
+
+
+@pytest.mark.parametrize("ua", [None, "", "   ", "form4", "Acme Research", "ops at acme dot com"])
+def test_a_user_agent_without_an_email_is_refused(ua: str | None) -> None:
+    """Guards against starting a run EDGAR would block as an undeclared automated tool."""
+    with pytest.raises(ConfigError):
+        validate_user_agent(ua)
+
+
+def test_a_declared_user_agent_is_accepted_as_given() -> None:
+    """Guards against mangling the User-Agent the operator declared."""
+    assert (
+        validate_user_agent(" Acme Research ops@acme.example ") == "Acme Research ops@acme.example"
+    )
+
+
+def test_arguments_win_over_environment_and_environment_over_defaults() -> None:
+    """Guards against a --db flag silently ignored in favour of FORM4_DB."""
+    env = {
+        "SEC_USER_AGENT": "Env Co env@env.example",
+        "FORM4_DB": "/tmp/env.duckdb",
+        "FORM4_MAX_RPS": "4",
+        "FORM4_EDGAR_URL": "http://127.0.0.1:9/",
+    }
+    s = Settings.from_env(env, db_path="/tmp/arg.duckdb")
+    assert s.db_path == Path("/tmp/arg.duckdb")
+    assert s.user_agent == "Env Co env@env.example"
+    assert s.max_rps == 4.0
+    assert s.edgar_url == "http://127.0.0.1:9"
+    assert s.raw_root == Path("/tmp/arg.raw")
+    assert Settings.from_env({"SEC_USER_AGENT": "a b@c.de"}).max_rps == 10.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("FORM4_MAX_RPS", "fast"), ("FORM4_MAX_RPS", "0"), ("FORM4_CONCURRENCY", "-1")],
+)
+def test_bad_numeric_settings_are_refused_with_their_name(name: str, value: str) -> None:
+    """Guards against a typo in an environment variable turning off the rate limit."""
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({"SEC_USER_AGENT": "a b@c.de", name: value})
+
+
+def test_dates_and_forms_are_validated() -> None:
+    """Guards against ingesting a wrong day or an unsupported form without saying so."""
+    assert parse_date("2026-02-02") == date(2026, 2, 2)
+    with pytest.raises(ConfigError, match="YYYY-MM-DD"):
+        parse_date("2026-13-01")
+    assert parse_forms("4, 4/a,3,4") == ("4", "4/A", "3")
+    with pytest.raises(ConfigError, match="unsupported"):
+        parse_forms("10-K")
+
+
+def test_a_base_url_must_be_http() -> None:
+    """Guards against a mistyped mirror URL reaching httpx as a relative path."""
+    with pytest.raises(ConfigError, match="http"):
+        Settings.from_env({"SEC_USER_AGENT": "a b@c.de"}, edgar_url="sec.gov")

@@ -1,0 +1,12 @@
+"""The warehouse: DuckDB tables, idempotent Arrow loads, raw-document store, ingest state.
+
+Modules: ``schema`` (tables and column docs, the single source of truth), ``rows`` (parsed
+records -> Arrow), ``db`` (the ``Warehouse`` connection: loads and state), ``raw`` (gzip copies
+of every fetched submission). Imports ``parsers`` records; never imports ``flows``.
+"""
+
+from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse
+from warehouse.raw import RawStore
+from warehouse.schema import TABLES, create_all
+
+__all__ = ["TABLES", "FailedFetch", "RawDocument", "RawStore", "Reject", "Warehouse", "create_all"]

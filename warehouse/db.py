@@ -1,0 +1,279 @@
+"""The DuckDB warehouse: one connection, idempotent batch loads, and the ingest state.
+
+``Warehouse.load_batch`` writes a batch of parsed filings, rejects and raw-document entries in
+one transaction: rows of every accession in the batch are deleted first and inserted again
+from Arrow tables, so loading the same filing twice (a re-run, a reprocess, a crash midway)
+leaves exactly one copy. The ingest state (days done, accessions that failed to fetch) lives in
+tables here too, not in a cache. Neighbours: ``warehouse.schema`` (DDL), ``warehouse.rows``
+(records -> Arrow), ``warehouse.raw`` (compressed raw documents on disk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa
+
+from parsers.errors import LoadError
+from parsers.records import ParsedFiling
+from warehouse.rows import filings_to_arrow
+from warehouse.schema import DATA_TABLES, arrow_schema, create_all
+
+__all__ = ["FailedFetch", "RawDocument", "Reject", "Warehouse", "utcnow"]
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, as stored in TIMESTAMP columns."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    accession_number: str
+    stage: str
+    reason: str
+    raw: bytes
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    accession_number: str
+    filing_date: date | None
+    cik: str
+    path: str
+    size: int
+    sha256: str
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FailedFetch:
+    accession_number: str
+    day: date
+    cik: str
+    filename: str
+    form_type: str
+    error: str
+
+
+def _records_table(name: str, records: Sequence[object]) -> pa.Table:
+    schema = arrow_schema(name)
+    return pa.Table.from_pydict(
+        {f.name: [getattr(r, f.name) for r in records] for f in schema}, schema=schema
+    )
+
+
+class Warehouse:
+    """An open DuckDB warehouse. Use as a context manager; one writer process at a time."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        try:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            message = str(exc).splitlines()[0]
+            if "lock" in message.lower():
+                raise LoadError(
+                    f"{self.path} is in use by another form4 process; try again when it is done "
+                    f"({message})"
+                ) from None
+            raise LoadError(f"cannot open {self.path}: {message}") from None
+        except duckdb.Error as exc:
+            raise LoadError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
+        if not read_only:
+            create_all(self.con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- loads
+
+    def load_batch(
+        self,
+        filings: Sequence[ParsedFiling],
+        *,
+        rejects: Sequence[Reject] = (),
+        raw_documents: Sequence[RawDocument] = (),
+    ) -> None:
+        """Replace every row of the batch's accessions, in one transaction."""
+        keys = sorted(
+            {f.header.accession_number for f in filings}
+            | {r.accession_number for r in rejects}
+            | {d.accession_number for d in raw_documents}
+        )
+        if not keys:
+            return
+        tables = filings_to_arrow(filings)
+        tables["rejects"] = _records_table("rejects", rejects)
+        tables["raw_documents"] = _records_table("raw_documents", raw_documents)
+        key_table = pa.table({"accession_number": pa.array(keys, type=pa.string())})
+        con = self.con.cursor()
+        try:
+            con.register("_batch_keys", key_table)
+            con.begin()
+            # A filing that parses now is no longer a reject; a reject has no data rows.
+            for name in (*DATA_TABLES, "rejects", "failed_accessions"):
+                con.execute(
+                    f"DELETE FROM {name} WHERE accession_number IN "
+                    "(SELECT accession_number FROM _batch_keys)"
+                )
+            if raw_documents:
+                con.execute(
+                    "DELETE FROM raw_documents WHERE accession_number IN "
+                    "(SELECT accession_number FROM _batch_keys)"
+                )
+            for name, table in tables.items():
+                if table.num_rows == 0:
+                    continue
+                view = f"_batch_{name}"
+                con.register(view, table)
+                con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {view}")
+                con.unregister(view)
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise LoadError(f"loading a batch of {len(keys)} filings failed: {exc}") from exc
+        finally:
+            con.close()
+
+    # ----------------------------------------------------------------- state
+
+    def _among(self, accessions: Iterable[str], query: str) -> set[str]:
+        wanted = pa.table({"accession_number": pa.array(sorted(set(accessions)), type=pa.string())})
+        con = self.con.cursor()
+        try:
+            con.register("_wanted", wanted)
+            rows = con.execute(
+                f"SELECT accession_number FROM _wanted WHERE accession_number IN ({query})"
+            ).fetchall()
+        finally:
+            con.close()
+        return {r[0] for r in rows}
+
+    def known_accessions(self, accessions: Iterable[str]) -> set[str]:
+        """Those of ``accessions`` already loaded or rejected (nothing to fetch again)."""
+        return self._among(
+            accessions,
+            "SELECT accession_number FROM filings UNION ALL SELECT accession_number FROM rejects",
+        )
+
+    def sgml_rejects(self, accessions: Iterable[str]) -> set[str]:
+        """Those of ``accessions`` rejected because the submission itself was cut or unreadable:
+        worth fetching again, since a later copy may be whole."""
+        return self._among(accessions, "SELECT accession_number FROM rejects WHERE stage = 'sgml'")
+
+    def record_failures(self, failures: Sequence[FailedFetch]) -> None:
+        """Upsert accessions that could not be fetched; ``attempts`` counts the runs."""
+        if not failures:
+            return
+        now = utcnow()
+        con = self.con.cursor()
+        try:
+            con.begin()
+            for f in failures:
+                row = con.execute(
+                    "SELECT attempts FROM failed_accessions WHERE accession_number = ?",
+                    [f.accession_number],
+                ).fetchone()
+                attempts = (int(row[0]) if row else 0) + 1
+                con.execute(
+                    "DELETE FROM failed_accessions WHERE accession_number = ?", [f.accession_number]
+                )
+                con.execute(
+                    "INSERT INTO failed_accessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        f.accession_number,
+                        f.day,
+                        f.cik,
+                        f.filename,
+                        f.form_type,
+                        f.error,
+                        attempts,
+                        now,
+                    ],
+                )
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise LoadError(f"recording fetch failures failed: {exc}") from exc
+        finally:
+            con.close()
+
+    def failed_fetches(self, forms: Sequence[str]) -> list[FailedFetch]:
+        rows = self.con.execute(
+            "SELECT accession_number, day, cik, filename, form_type, error FROM failed_accessions "
+            "WHERE list_contains(?, form_type) ORDER BY day, accession_number",
+            [list(forms)],
+        ).fetchall()
+        return [FailedFetch(*row) for row in rows]
+
+    def mark_day(
+        self,
+        day: date,
+        forms: Sequence[str],
+        status: str,
+        *,
+        index_entries: int = 0,
+    ) -> None:
+        """Record a day's outcome; counts are taken from the warehouse itself."""
+        key = ",".join(forms)
+        con = self.con.cursor()
+        try:
+            con.begin()
+            con.execute("DELETE FROM ingest_days WHERE day = ? AND forms = ?", [day, key])
+            con.execute(
+                """
+                INSERT INTO ingest_days
+                SELECT ?, ?, ?, ?,
+                    (SELECT count(*) FROM filings f JOIN raw_documents r USING (accession_number)
+                     WHERE r.filing_date = $day),
+                    (SELECT count(*) FROM rejects j JOIN raw_documents r USING (accession_number)
+                     WHERE r.filing_date = $day),
+                    (SELECT count(*) FROM failed_accessions WHERE day = $day),
+                    ?
+                """.replace("$day", "?"),
+                [day, key, status, index_entries, day, day, day, utcnow()],
+            )
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise LoadError(f"recording day {day} failed: {exc}") from exc
+        finally:
+            con.close()
+
+    def last_done_day(self, forms: Sequence[str]) -> date | None:
+        row = self.con.execute(
+            "SELECT max(day) FROM ingest_days WHERE forms = ? AND status IN ('done', 'no_index')",
+            [",".join(forms)],
+        ).fetchone()
+        return row[0] if row else None
+
+    def pending_days(self, forms: Sequence[str]) -> list[date]:
+        rows = self.con.execute(
+            "SELECT day FROM ingest_days WHERE forms = ? AND status = 'pending' ORDER BY day",
+            [",".join(forms)],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def count(self, table: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0

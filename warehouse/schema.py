@@ -1,0 +1,238 @@
+"""The warehouse schema: every table's DDL and the Arrow schema the loader writes with.
+
+One ``Column`` list per table is the single source of truth: ``create_all`` derives the DuckDB
+DDL from it and ``warehouse.rows`` the Arrow schema, so the two can never disagree. The
+README's table reference documents the same names (a test keeps them in step). Neighbours:
+``warehouse.rows`` (records -> Arrow), ``warehouse.db`` (connection, loads, state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+__all__ = [
+    "DATA_TABLES",
+    "DECIMAL_SCALE",
+    "STATE_TABLES",
+    "TABLES",
+    "Column",
+    "arrow_schema",
+    "create_all",
+]
+
+DECIMAL_PRECISION = 38
+DECIMAL_SCALE = 8
+DECIMAL = f"DECIMAL({DECIMAL_PRECISION},{DECIMAL_SCALE})"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    sql_type: str
+    doc: str
+
+
+def _c(name: str, sql_type: str, doc: str) -> Column:
+    return Column(name, sql_type, doc)
+
+
+_POSITION: tuple[Column, ...] = (
+    _c(
+        "shares_owned_after",
+        DECIMAL,
+        "shares (or units) owned following the reported transaction(s)",
+    ),
+    _c(
+        "value_owned_after",
+        DECIMAL,
+        "value owned following the transaction (some filers report value, not shares)",
+    ),
+    _c("direct_or_indirect", "VARCHAR", "'D' direct or 'I' indirect ownership"),
+    _c("nature_of_ownership", "VARCHAR", "nature of indirect ownership, e.g. 'By Trust'"),
+    _c("conversion_or_exercise_price", DECIMAL, "derivative rows: conversion or exercise price"),
+    _c("exercise_date", "DATE", "derivative rows: date exercisable"),
+    _c("expiration_date", "DATE", "derivative rows: expiration date"),
+    _c("underlying_security_title", "VARCHAR", "derivative rows: title of the underlying security"),
+    _c("underlying_shares", DECIMAL, "derivative rows: amount of underlying securities"),
+    _c(
+        "footnote_ids",
+        "VARCHAR[]",
+        "every footnote id referenced anywhere in the row, in document order",
+    ),
+)
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "filings": (
+        _c(
+            "accession_number", "VARCHAR", "EDGAR accession number, e.g. 0001127602-25-001055 (key)"
+        ),
+        _c("form_type", "VARCHAR", "submission type: '3', '3/A', '4', '4/A', '5', '5/A'"),
+        _c("filing_date", "DATE", "EDGAR filing date (FILED AS OF DATE)"),
+        _c("accepted_at", "TIMESTAMP", "EDGAR acceptance date-time, US/Eastern wall clock"),
+        _c("period_of_report", "DATE", "periodOfReport: date of the earliest reported event"),
+        _c("issuer_cik", "VARCHAR", "issuer CIK, 10 digits zero-padded"),
+        _c("issuer_name", "VARCHAR", "issuer name as filed"),
+        _c("issuer_ticker", "VARCHAR", "issuerTradingSymbol as filed (may be NONE or empty)"),
+        _c(
+            "aff10b5_one",
+            "BOOLEAN",
+            "Rule 10b5-1 checkbox (aff10b5One); NULL on filings before the checkbox existed",
+        ),
+        _c("date_of_original_submission", "DATE", "amendments: date of the filing amended"),
+        _c("remarks", "VARCHAR", "free-text remarks"),
+        _c("schema_version", "VARCHAR", "ownership XML schema version, e.g. X0508"),
+        _c("document_type", "VARCHAR", "documentType inside the XML (normally equal to form_type)"),
+        _c("not_subject_to_section16", "BOOLEAN", "box: no longer subject to Section 16"),
+        _c("no_securities_owned", "BOOLEAN", "Form 3: no securities beneficially owned"),
+        _c("issuer_foreign_trading_symbol", "VARCHAR", "issuerForeignTradingSymbol where present"),
+        _c("loaded_at", "TIMESTAMP", "when this row was (re)loaded, UTC"),
+    ),
+    "reporting_owners": (
+        _c("accession_number", "VARCHAR", "filing (key with owner_cik)"),
+        _c("owner_cik", "VARCHAR", "reporting owner CIK, 10 digits zero-padded"),
+        _c("owner_name", "VARCHAR", "reporting owner name as filed"),
+        _c("is_director", "BOOLEAN", "relationship: director"),
+        _c("is_officer", "BOOLEAN", "relationship: officer"),
+        _c("is_ten_percent_owner", "BOOLEAN", "relationship: 10% owner"),
+        _c("is_other", "BOOLEAN", "relationship: other"),
+        _c("officer_title", "VARCHAR", "officer title, entities decoded"),
+        _c("other_text", "VARCHAR", "description of the 'other' relationship"),
+        _c("street1", "VARCHAR", "address line 1"),
+        _c("street2", "VARCHAR", "address line 2"),
+        _c("city", "VARCHAR", "city"),
+        _c("state", "VARCHAR", "state"),
+        _c("zip_code", "VARCHAR", "ZIP code"),
+        _c("state_description", "VARCHAR", "state description (non-US addresses)"),
+    ),
+    "transactions": (
+        _c("accession_number", "VARCHAR", "filing (key with is_derivative, line_no)"),
+        _c("line_no", "INTEGER", "row number within its table, from 1"),
+        _c("is_derivative", "BOOLEAN", "Table II (derivative) row"),
+        _c("security_title", "VARCHAR", "title of the security"),
+        _c("transaction_date", "DATE", "transaction date"),
+        _c("deemed_execution_date", "DATE", "deemed execution date, if any"),
+        _c("transaction_form_type", "VARCHAR", "form type given in transactionCoding"),
+        _c("transaction_code", "VARCHAR", "transaction code as filed (P, S, A, F, M, ...)"),
+        _c("code_description", "VARCHAR", "official description of the code (NULL when unknown)"),
+        _c(
+            "category",
+            "VARCHAR",
+            "normalised category of the code ('unknown' for unofficial codes)",
+        ),
+        _c("equity_swap_involved", "BOOLEAN", "equity swap involved"),
+        _c("acquired_disposed", "VARCHAR", "'A' acquired or 'D' disposed"),
+        _c("shares", DECIMAL, "number of shares (or derivative units) in the transaction"),
+        _c("price_per_share", DECIMAL, "price per share; NULL when only footnoted"),
+        _c("shares_delta", DECIMAL, "signed shares: + acquired, - disposed"),
+        _c("value", DECIMAL, "shares x price_per_share"),
+        *_POSITION[:-1],
+        _c("timeliness", "VARCHAR", "'E' early or 'L' late; NULL when on time"),
+        _POSITION[-1],
+    ),
+    "holdings": (
+        _c("accession_number", "VARCHAR", "filing (key with is_derivative, line_no)"),
+        _c("line_no", "INTEGER", "row number within its table, from 1"),
+        _c("is_derivative", "BOOLEAN", "Table II (derivative) row"),
+        _c("security_title", "VARCHAR", "title of the security"),
+        *_POSITION,
+    ),
+    "footnotes": (
+        _c("accession_number", "VARCHAR", "filing (key with footnote_id)"),
+        _c("footnote_id", "VARCHAR", "footnote id, e.g. F1"),
+        _c("text", "VARCHAR", "whole footnote text, markup removed, entities decoded"),
+    ),
+    "transaction_footnotes": (
+        _c("accession_number", "VARCHAR", "filing"),
+        _c("line_no", "INTEGER", "transactions.line_no of the row"),
+        _c("is_derivative", "BOOLEAN", "Table II row"),
+        _c("field", "VARCHAR", "column the footnote annotates, e.g. price_per_share"),
+        _c("footnote_id", "VARCHAR", "footnote id, e.g. F1"),
+    ),
+    "holding_footnotes": (
+        _c("accession_number", "VARCHAR", "filing"),
+        _c("line_no", "INTEGER", "holdings.line_no of the row"),
+        _c("is_derivative", "BOOLEAN", "Table II row"),
+        _c("field", "VARCHAR", "column the footnote annotates, e.g. nature_of_ownership"),
+        _c("footnote_id", "VARCHAR", "footnote id, e.g. F1"),
+    ),
+    "owner_signatures": (
+        _c("accession_number", "VARCHAR", "filing"),
+        _c("signature_no", "INTEGER", "signature number within the filing, from 1"),
+        _c("signature_name", "VARCHAR", "name as signed"),
+        _c("signature_date", "DATE", "date signed"),
+    ),
+    "rejects": (
+        _c("accession_number", "VARCHAR", "filing (key)"),
+        _c("stage", "VARCHAR", "what failed: sgml, xml, ownership, load"),
+        _c("reason", "VARCHAR", "why, in one line"),
+        _c("raw", "BLOB", "the raw submission bytes as fetched"),
+        _c("seen_at", "TIMESTAMP", "when it was rejected, UTC"),
+    ),
+    "raw_documents": (
+        _c("accession_number", "VARCHAR", "filing (key)"),
+        _c("filing_date", "DATE", "date of the index the filing was listed in"),
+        _c("cik", "VARCHAR", "CIK of the index row it was fetched by"),
+        _c("path", "VARCHAR", "compressed copy, relative to the raw directory"),
+        _c("size", "BIGINT", "uncompressed size in bytes"),
+        _c("sha256", "VARCHAR", "SHA-256 of the uncompressed bytes"),
+        _c("fetched_at", "TIMESTAMP", "when it was fetched, UTC"),
+    ),
+    "ingest_days": (
+        _c("day", "DATE", "index date (key with forms)"),
+        _c("forms", "VARCHAR", "form types ingested, comma-separated"),
+        _c("status", "VARCHAR", "done, no_index (no filings that day) or pending (retry next run)"),
+        _c("index_entries", "INTEGER", "distinct accessions of those forms in the index"),
+        _c("loaded", "INTEGER", "filings loaded that day (this run and earlier ones)"),
+        _c("rejected", "INTEGER", "filings rejected that day"),
+        _c("failed", "INTEGER", "filings that could not be fetched (retried next run)"),
+        _c("updated_at", "TIMESTAMP", "last run over this day, UTC"),
+    ),
+    "failed_accessions": (
+        _c("accession_number", "VARCHAR", "filing (key)"),
+        _c("day", "DATE", "index date it was listed in"),
+        _c("cik", "VARCHAR", "CIK of the index row"),
+        _c("filename", "VARCHAR", "index file name (edgar/data/...)"),
+        _c("form_type", "VARCHAR", "form type from the index"),
+        _c("error", "VARCHAR", "last error, one line"),
+        _c("attempts", "INTEGER", "how many runs tried it"),
+        _c("last_attempt_at", "TIMESTAMP", "UTC"),
+    ),
+}
+
+DATA_TABLES = (
+    "filings",
+    "reporting_owners",
+    "transactions",
+    "holdings",
+    "footnotes",
+    "transaction_footnotes",
+    "holding_footnotes",
+    "owner_signatures",
+)
+STATE_TABLES = ("rejects", "raw_documents", "ingest_days", "failed_accessions")
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "BOOLEAN": pa.bool_(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "BLOB": pa.binary(),
+    DECIMAL: pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
+    "VARCHAR[]": pa.list_(pa.string()),
+}
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    return pa.schema([pa.field(c.name, _ARROW_TYPES[c.sql_type]) for c in TABLES[table]])
+
+
+def create_all(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table that does not exist yet (idempotent)."""
+    for name, columns in TABLES.items():
+        cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in columns)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
