@@ -100,17 +100,17 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         edgar_url=args.edgar_url,
         forms=args.forms,
     )
-    from flows.ingest_flow import ingest  # Prefect is imported only when a flow runs
+    from flows.ingest_flow import run_ingest_flow  # Prefect is imported only when a flow runs
     from flows.output import print_ingest_summary
 
-    state = ingest(
+    state = run_ingest_flow(
+        os.environ,
         start=args.date,
         end=args.to,
         forms=list(settings.forms),
         db=str(settings.db_path),
         edgar_url=settings.edgar_url,
         user_agent=settings.user_agent,
-        return_state=True,
     )
     if state.is_failed():
         raise Form4Error(state.message or "the ingest flow failed")

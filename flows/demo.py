@@ -13,9 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from flows.mirror import EdgarMirror, max_requests_in_any_window
-
 from flows.config import Settings
+from flows.mirror import EdgarMirror, max_requests_in_any_window
 from flows.output import print_ingest_summary, run_sql
 from parsers.errors import Form4Error
 
@@ -28,7 +27,8 @@ DEMO_USER_AGENT = "form4 demo demo@form4.example"
 
 _DEMO_QUERY = """
 select f.issuer_ticker as ticker, o.owner_name as insider, t.transaction_code as code,
-       t.category, t.is_derivative as deriv, t.shares_delta, t.price_per_share as price
+       t.category, if(t.is_derivative, 'II', 'I') as "table",
+       t.shares_delta::DECIMAL(18, 2) as shares_delta, t.price_per_share::DECIMAL(18, 4) as price
 from transactions t
 join filings f using (accession_number)
 join reporting_owners o using (accession_number)
@@ -37,21 +37,21 @@ order by ticker, insider, t.is_derivative, t.line_no
 
 
 def run_demo(db: str, env: Mapping[str, str], out: TextIO) -> None:
-    from flows.ingest_flow import ingest
+    from flows.ingest_flow import run_ingest_flow
 
     demo_env = dict(env)
     demo_env.setdefault("SEC_USER_AGENT", DEMO_USER_AGENT)
     with EdgarMirror(SAMPLE_DATA) as mirror:
         settings = Settings.from_env(demo_env, db_path=db, edgar_url=mirror.base_url)
         out.write(f"form4 demo: serving {SAMPLE_DATA} at {mirror.base_url}\n")
-        state = ingest(
+        state = run_ingest_flow(
+            env,
             start=DEMO_START,
             end=DEMO_END,
             forms=list(settings.forms),
             db=str(settings.db_path),
             edgar_url=settings.edgar_url,
             user_agent=settings.user_agent,
-            return_state=True,
         )
         requests = mirror.requests
     if state.is_failed():

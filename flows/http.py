@@ -200,7 +200,10 @@ class PoliteTransport(httpx.BaseTransport):
         self.limiter.acquire()
         response = self.inner.handle_request(request)
         try:
-            raw = b"".join(response.stream)  # type: ignore[union-attr]
+            stream = response.stream
+            if not isinstance(stream, httpx.SyncByteStream):
+                raise TypeError("PoliteTransport needs a synchronous inner transport")
+            raw = b"".join(stream)
         finally:
             response.close()
         return response, raw

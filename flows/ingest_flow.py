@@ -10,14 +10,16 @@ and leave the day to the next run; nothing half-done is recorded as done.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import httpx
-from prefect import flow, get_run_logger, task
+from prefect import State, flow, get_run_logger, task
 from prefect.cache_policies import NONE
-from prefect.states import Failed, State
+from prefect.settings import temporary_settings
+from prefect.states import Failed
 
 from flows.config import Settings, parse_forms
 from flows.http import build_client
@@ -34,7 +36,7 @@ from parsers.errors import ConfigError, Form4Error
 from warehouse.db import Warehouse
 from warehouse.raw import RawStore
 
-__all__ = ["IngestSummary", "ingest", "run_ingest"]
+__all__ = ["IngestSummary", "ingest", "run_ingest", "run_ingest_flow"]
 
 
 @dataclass(slots=True)
@@ -52,7 +54,7 @@ class IngestSummary:
         return total
 
 
-DayRunner = Callable[..., DayResult]
+DayRunner = Callable[..., DayResult | State]
 
 
 def run_ingest(
@@ -170,3 +172,16 @@ def ingest(
     if summary.error is not None:
         return Failed(message=summary.error)
     return summary
+
+
+def run_ingest_flow(env: Mapping[str, str], **parameters: Any) -> State:
+    """Run the ``ingest`` flow in-process (ephemeral Prefect unless ``PREFECT_API_URL`` is set)
+    and return its final state. The ephemeral server's anonymous usage report is switched off
+    unless ``PREFECT_SERVER_ANALYTICS_ENABLED`` says otherwise: it would only fail, noisily,
+    on machines that may reach nothing but EDGAR."""
+    updates: dict[str, Any] = {}
+    if "PREFECT_SERVER_ANALYTICS_ENABLED" not in env:
+        updates["server.analytics_enabled"] = False
+    with temporary_settings(updates=updates):
+        state: State = ingest(**parameters, return_state=True)
+    return state

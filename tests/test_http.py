@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from flows.config import Settings
-from flows.mirror import max_requests_in_any_window
 from flows.http import (
     BlockGate,
     PoliteTransport,
@@ -21,6 +20,7 @@ from flows.http import (
     build_client,
     classify_block,
 )
+from flows.mirror import max_requests_in_any_window
 from parsers.errors import BlockedError, FetchError
 from tests.fakes import FakeClock
 

@@ -85,6 +85,15 @@ def _empty(name: str) -> dict[str, list[Any]]:
     return {c.name: [] for c in TABLES[name]}
 
 
+def _link_rows(out: dict[str, list[Any]], accession: str, row: Transaction | Holding) -> None:
+    for link in row.field_footnotes:
+        out["accession_number"].append(accession)
+        out["line_no"].append(row.line_no)
+        out["is_derivative"].append(row.is_derivative)
+        out["field"].append(link.field)
+        out["footnote_id"].append(link.footnote_id)
+
+
 def filings_to_arrow(
     filings: Sequence[ParsedFiling], *, loaded_at: datetime | None = None
 ) -> dict[str, pa.Table]:
@@ -102,7 +111,7 @@ def filings_to_arrow(
     for filing in filings:
         h, d = filing.header, filing.document
         acc = h.accession_number
-        for key, value in (
+        header_values: tuple[tuple[str, object], ...] = (
             ("accession_number", acc),
             ("form_type", h.form_type),
             ("filing_date", h.filing_date),
@@ -120,7 +129,8 @@ def filings_to_arrow(
             ("no_securities_owned", d.no_securities_owned),
             ("issuer_foreign_trading_symbol", d.issuer.foreign_trading_symbol),
             ("loaded_at", now),
-        ):
+        )
+        for key, value in header_values:
             f[key].append(value)
         for owner in d.reporting_owners:
             owners["accession_number"].append(acc)
@@ -130,28 +140,12 @@ def filings_to_arrow(
             tx["accession_number"].append(acc)
             for key in _TX_COLUMNS:
                 tx[key].append(getattr(t, key))
-            for link in t.field_footnotes:
-                for key, value in (
-                    ("accession_number", acc),
-                    ("line_no", t.line_no),
-                    ("is_derivative", t.is_derivative),
-                    ("field", link.field),
-                    ("footnote_id", link.footnote_id),
-                ):
-                    tx_notes[key].append(value)
+            _link_rows(tx_notes, acc, t)
         for hd in d.holdings:
             hold["accession_number"].append(acc)
             for key in _HOLD_COLUMNS:
                 hold[key].append(getattr(hd, key))
-            for link in hd.field_footnotes:
-                for key, value in (
-                    ("accession_number", acc),
-                    ("line_no", hd.line_no),
-                    ("is_derivative", hd.is_derivative),
-                    ("field", link.field),
-                    ("footnote_id", link.footnote_id),
-                ):
-                    hold_notes[key].append(value)
+            _link_rows(hold_notes, acc, hd)
         for note in d.footnotes:
             notes["accession_number"].append(acc)
             notes["footnote_id"].append(note.footnote_id)

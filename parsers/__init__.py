@@ -1,0 +1,64 @@
+"""Pure parsing: EDGAR index files, submission text files and ownership XML into records.
+
+Bytes in, frozen dataclasses out; no I/O, no imports from ``flows`` or ``warehouse``. Modules:
+``index`` (daily/quarterly index files), ``sgml`` (full submission text: header and XML),
+``ownership`` (the ownership document), ``codes`` (transaction codes), ``xmlutil`` (safe lxml
+parsing and the traps of real filings), ``records`` (the dataclasses), ``errors`` (the one
+exception module of form4).
+"""
+
+from parsers.codes import CODES, CodeInfo, code_info, signed_delta
+from parsers.errors import (
+    BlockedError,
+    ConfigError,
+    FetchError,
+    Form4Error,
+    LoadError,
+    ParseError,
+)
+from parsers.index import ownership_entries, parse_index
+from parsers.ownership import parse_ownership
+from parsers.records import (
+    FieldFootnote,
+    Footnote,
+    Holding,
+    IndexEntry,
+    Issuer,
+    OwnershipDocument,
+    ParsedFiling,
+    ReportingOwner,
+    Signature,
+    Submission,
+    SubmissionHeader,
+    Transaction,
+)
+from parsers.sgml import parse_submission
+
+__all__ = [
+    "CODES",
+    "BlockedError",
+    "CodeInfo",
+    "ConfigError",
+    "FetchError",
+    "FieldFootnote",
+    "Footnote",
+    "Form4Error",
+    "Holding",
+    "IndexEntry",
+    "Issuer",
+    "LoadError",
+    "OwnershipDocument",
+    "ParseError",
+    "ParsedFiling",
+    "ReportingOwner",
+    "Signature",
+    "Submission",
+    "SubmissionHeader",
+    "Transaction",
+    "code_info",
+    "ownership_entries",
+    "parse_index",
+    "parse_ownership",
+    "parse_submission",
+    "signed_delta",
+]

@@ -1,0 +1,285 @@
+"""Ownership XML (``<ownershipDocument>``, Forms 3, 4, 5 and amendments) -> ``OwnershipDocument``.
+
+``parse_ownership`` is pure (bytes in, records out) and uses lxml directly through the readers
+of ``parsers.xmlutil``. It reads everything in the document: issuer, up to ten reporting owners
+with address and relationship, Table I and II transactions and holdings with derivative terms
+and underlying, footnotes (whole text) linked to the field they annotate, remarks, signatures
+and the Rule 10b5-1 checkbox. Codes get their description, category and signed share delta
+from ``parsers.codes``. Unknown schema versions are parsed on a best-effort basis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from parsers.codes import code_info, signed_delta
+from parsers.errors import ParseError
+from parsers.records import (
+    FieldFootnote,
+    Footnote,
+    Holding,
+    Issuer,
+    OwnershipDocument,
+    ReportingOwner,
+    Signature,
+    Transaction,
+)
+from parsers.xmlutil import (
+    DEFAULT_MAX_XML_BYTES,
+    Element,
+    as_bool,
+    as_date,
+    as_decimal,
+    children,
+    safe_fromstring,
+    text_of,
+    value_of,
+)
+
+__all__ = ["FIELD_OF_ELEMENT", "parse_ownership"]
+
+# Which column a footnote annotates, by the element it sits in (nearest ancestor wins).
+FIELD_OF_ELEMENT: dict[str, str] = {
+    "securityTitle": "security_title",
+    "transactionDate": "transaction_date",
+    "deemedExecutionDate": "deemed_execution_date",
+    "transactionCoding": "transaction_code",
+    "transactionTimeliness": "timeliness",
+    "transactionShares": "shares",
+    "transactionTotalValue": "value",
+    "transactionPricePerShare": "price_per_share",
+    "transactionAcquiredDisposedCode": "acquired_disposed",
+    "sharesOwnedFollowingTransaction": "shares_owned_after",
+    "valueOwnedFollowingTransaction": "value_owned_after",
+    "directOrIndirectOwnership": "direct_or_indirect",
+    "natureOfOwnership": "nature_of_ownership",
+    "conversionOrExercisePrice": "conversion_or_exercise_price",
+    "exerciseDate": "exercise_date",
+    "expirationDate": "expiration_date",
+    "underlyingSecurityTitle": "underlying_security_title",
+    "underlyingSecurityShares": "underlying_shares",
+    "underlyingSecurityValue": "underlying_value",
+}
+
+
+def _cik(text: str | None) -> str | None:
+    if text is None:
+        return None
+    digits = text.strip()
+    return digits.zfill(10) if digits.isdigit() else digits
+
+
+def _links(row: Element) -> tuple[tuple[str, ...], tuple[FieldFootnote, ...]]:
+    ids: list[str] = []
+    links: list[FieldFootnote] = []
+    seen_links: set[tuple[str, str]] = set()
+    for note in row.iter("footnoteId"):
+        ref = (note.get("id") or "").strip()
+        if not ref:
+            continue
+        if ref not in ids:
+            ids.append(ref)
+        parent = note.getparent()
+        while parent is not None and parent is not row and parent.tag not in FIELD_OF_ELEMENT:
+            parent = parent.getparent()
+        field = FIELD_OF_ELEMENT.get(str(parent.tag), "row") if parent is not None else "row"
+        if (field, ref) not in seen_links:
+            seen_links.add((field, ref))
+            links.append(FieldFootnote(field, ref))
+    return tuple(ids), tuple(links)
+
+
+class _Row:
+    """Field access for one table row: children of the row and of its grouping elements."""
+
+    __slots__ = ("amounts", "coding", "nature", "post", "row", "top", "underlying")
+
+    def __init__(self, row: Element) -> None:
+        self.row = row
+        self.top = children(row)
+        self.coding = children(self.top.get("transactionCoding"))
+        self.amounts = children(self.top.get("transactionAmounts"))
+        self.post = children(self.top.get("postTransactionAmounts"))
+        self.nature = children(self.top.get("ownershipNature"))
+        self.underlying = children(self.top.get("underlyingSecurity"))
+
+    def top_value(self, name: str) -> str | None:
+        return value_of(self.top.get(name))
+
+
+def _position(r: _Row) -> dict[str, object]:
+    return {
+        "security_title": r.top_value("securityTitle"),
+        "shares_owned_after": as_decimal(value_of(r.post.get("sharesOwnedFollowingTransaction"))),
+        "value_owned_after": as_decimal(value_of(r.post.get("valueOwnedFollowingTransaction"))),
+        "direct_or_indirect": _upper(value_of(r.nature.get("directOrIndirectOwnership"))),
+        "nature_of_ownership": value_of(r.nature.get("natureOfOwnership")),
+        "conversion_or_exercise_price": as_decimal(r.top_value("conversionOrExercisePrice")),
+        "exercise_date": as_date(r.top_value("exerciseDate")),
+        "expiration_date": as_date(r.top_value("expirationDate")),
+        "underlying_security_title": value_of(r.underlying.get("underlyingSecurityTitle")),
+        "underlying_shares": as_decimal(value_of(r.underlying.get("underlyingSecurityShares"))),
+    }
+
+
+def _upper(text: str | None) -> str | None:
+    return text.strip().upper() if text is not None else None
+
+
+def _transaction(row: Element, line_no: int, is_derivative: bool) -> Transaction:
+    r = _Row(row)
+    code = _upper(value_of(r.coding.get("transactionCode")))
+    info = code_info(code)
+    shares = as_decimal(value_of(r.amounts.get("transactionShares")))
+    price = as_decimal(value_of(r.amounts.get("transactionPricePerShare")))
+    acquired_disposed = _upper(value_of(r.amounts.get("transactionAcquiredDisposedCode")))
+    value: Decimal | None = None
+    if shares is not None and price is not None:
+        value = shares * price
+    else:
+        value = as_decimal(value_of(r.amounts.get("transactionTotalValue")))
+    ids, links = _links(row)
+    return Transaction(
+        line_no=line_no,
+        is_derivative=is_derivative,
+        transaction_date=as_date(r.top_value("transactionDate")),
+        deemed_execution_date=as_date(r.top_value("deemedExecutionDate")),
+        transaction_form_type=value_of(r.coding.get("transactionFormType")),
+        transaction_code=code,
+        code_description=info.description if info else None,
+        category=info.category if info else None,
+        equity_swap_involved=as_bool(value_of(r.coding.get("equitySwapInvolved"))),
+        acquired_disposed=acquired_disposed,
+        shares=shares,
+        price_per_share=price,
+        shares_delta=signed_delta(shares, acquired_disposed, code),
+        value=value,
+        timeliness=_upper(r.top_value("transactionTimeliness")),
+        footnote_ids=ids,
+        field_footnotes=links,
+        **_position(r),  # type: ignore[arg-type]
+    )
+
+
+def _holding(row: Element, line_no: int, is_derivative: bool) -> Holding:
+    ids, links = _links(row)
+    return Holding(
+        line_no=line_no,
+        is_derivative=is_derivative,
+        footnote_ids=ids,
+        field_footnotes=links,
+        **_position(_Row(row)),  # type: ignore[arg-type]
+    )
+
+
+def _owner(el: Element) -> ReportingOwner:
+    top = children(el)
+    ident = children(top.get("reportingOwnerId"))
+    address = children(top.get("reportingOwnerAddress"))
+    rel_el = top.get("reportingOwnerRelationship")
+    rel = children(rel_el)
+    cik = _cik(text_of(ident.get("rptOwnerCik")))
+    if not cik:
+        raise ParseError("a reporting owner has no rptOwnerCik", stage="ownership")
+
+    def flag(name: str) -> bool | None:
+        value = as_bool(text_of(rel.get(name)))
+        if value is None and rel_el is not None:
+            return False  # the box exists on the form and was left unchecked
+        return value
+
+    return ReportingOwner(
+        owner_cik=cik,
+        owner_name=text_of(ident.get("rptOwnerName")),
+        is_director=flag("isDirector"),
+        is_officer=flag("isOfficer"),
+        is_ten_percent_owner=flag("isTenPercentOwner"),
+        is_other=flag("isOther"),
+        officer_title=text_of(rel.get("officerTitle")),
+        other_text=text_of(rel.get("otherText")),
+        street1=text_of(address.get("rptOwnerStreet1")),
+        street2=text_of(address.get("rptOwnerStreet2")),
+        city=text_of(address.get("rptOwnerCity")),
+        state=text_of(address.get("rptOwnerState")),
+        zip_code=text_of(address.get("rptOwnerZipCode")),
+        state_description=text_of(address.get("rptOwnerStateDescription")),
+    )
+
+
+def _rows(table: Element | None, name: str) -> Iterable[Element]:
+    if table is None:
+        return ()
+    return (child for child in table if child.tag == name)
+
+
+def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> OwnershipDocument:
+    """Parse one ownership document; ``ParseError`` if it is malformed, unsafe or not one."""
+    root = safe_fromstring(xml, max_bytes=max_bytes)
+    if root.tag != "ownershipDocument":
+        raise ParseError(f"not an ownership document: root element <{root.tag}>", stage="ownership")
+    top = children(root)
+    document_type = text_of(top.get("documentType"))
+    if document_type is None:
+        raise ParseError("no documentType", stage="ownership")
+    issuer_el = children(top.get("issuer"))
+    issuer_cik = _cik(text_of(issuer_el.get("issuerCik")))
+    if not issuer_cik:
+        raise ParseError("no issuerCik", stage="ownership")
+    issuer = Issuer(
+        cik=issuer_cik,
+        name=text_of(issuer_el.get("issuerName")),
+        ticker=text_of(issuer_el.get("issuerTradingSymbol")),
+        foreign_trading_symbol=text_of(issuer_el.get("issuerForeignTradingSymbol")),
+    )
+    owners = tuple(_owner(el) for el in root if el.tag == "reportingOwner")
+    non_derivative = top.get("nonDerivativeTable")
+    derivative = top.get("derivativeTable")
+    transactions = (
+        *(
+            _transaction(row, i, False)
+            for i, row in enumerate(_rows(non_derivative, "nonDerivativeTransaction"), 1)
+        ),
+        *(
+            _transaction(row, i, True)
+            for i, row in enumerate(_rows(derivative, "derivativeTransaction"), 1)
+        ),
+    )
+    holdings = (
+        *(
+            _holding(row, i, False)
+            for i, row in enumerate(_rows(non_derivative, "nonDerivativeHolding"), 1)
+        ),
+        *(
+            _holding(row, i, True)
+            for i, row in enumerate(_rows(derivative, "derivativeHolding"), 1)
+        ),
+    )
+    footnotes = tuple(
+        Footnote((el.get("id") or "").strip(), text_of(el) or "")
+        for el in _rows(top.get("footnotes"), "footnote")
+    )
+    signatures = tuple(
+        Signature(
+            name=text_of(children(el).get("signatureName")),
+            signed_on=as_date(text_of(children(el).get("signatureDate"))),
+        )
+        for el in root
+        if el.tag == "ownerSignature"
+    )
+    return OwnershipDocument(
+        schema_version=text_of(top.get("schemaVersion")),
+        document_type=document_type.upper(),
+        period_of_report=as_date(text_of(top.get("periodOfReport"))),
+        date_of_original_submission=as_date(text_of(top.get("dateOfOriginalSubmission"))),
+        not_subject_to_section16=as_bool(text_of(top.get("notSubjectToSection16"))),
+        no_securities_owned=as_bool(text_of(top.get("noSecuritiesOwned"))),
+        aff10b5_one=as_bool(text_of(top.get("aff10b5One"))),
+        issuer=issuer,
+        reporting_owners=owners,
+        transactions=transactions,
+        holdings=holdings,
+        footnotes=footnotes,
+        remarks=text_of(top.get("remarks")),
+        signatures=signatures,
+    )

@@ -1,0 +1,127 @@
+"""Full submission text files: the SGML header and the ownership XML document.
+
+``parse_submission`` reads both layouts EDGAR serves: the ``.txt`` of
+``Archives/edgar/data/{cik}/{accession}.txt`` (``<SEC-HEADER>`` with ``KEY:<tab>value`` lines)
+and the EDGAR feed ``.nc`` layout (one ``<TAG>value`` per header field). It works on bytes with
+compiled patterns and never decodes the whole file. Pure: bytes in, ``Submission`` out.
+Neighbours: ``parsers.ownership`` parses the XML returned here; ``parsers.index`` lists the
+submissions of a day.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from parsers.errors import ParseError
+from parsers.records import Submission, SubmissionHeader
+
+__all__ = ["OWNERSHIP_FORMS", "parse_submission"]
+
+OWNERSHIP_FORMS = frozenset({b"3", b"3/A", b"4", b"4/A", b"5", b"5/A"})
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+_HEADER_FIELDS = {
+    "accession": (rb"^ACCESSION NUMBER:\s*(\S+)", rb"<ACCESSION-NUMBER>\s*([^<\r\n]+)"),
+    "form_type": (rb"^CONFORMED SUBMISSION TYPE:\s*([^\r\n]+?)\s*$", rb"<TYPE>\s*([^<\r\n]+)"),
+    "filed": (rb"^FILED AS OF DATE:\s*(\d{8})", rb"<FILING-DATE>\s*(\d{8})"),
+    "period": (rb"^CONFORMED PERIOD OF REPORT:\s*(\d{8})", rb"<PERIOD>\s*(\d{8})"),
+    "accepted": (rb"<ACCEPTANCE-DATETIME>\s*(\d{14})", rb"<ACCEPTANCE-DATETIME>\s*(\d{14})"),
+}
+_PATTERNS = {
+    key: tuple(re.compile(p, re.MULTILINE) for p in pats) for key, pats in _HEADER_FIELDS.items()
+}
+_DOCUMENT = re.compile(rb"<DOCUMENT>")
+_DOC_TYPE = re.compile(rb"<TYPE>\s*([^<\r\n]+)")
+_HEADER_END = (b"</SEC-HEADER>", b"</IMS-HEADER>")
+
+
+def _field(head: bytes, key: str) -> str | None:
+    for pattern in _PATTERNS[key]:
+        match = pattern.search(head)
+        if match is not None:
+            value = match.group(1).strip().decode("latin-1")
+            if value:
+                return value
+    return None
+
+
+def _ymd(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def _accepted(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+
+
+def _header_block(data: bytes) -> bytes:
+    """The header: up to ``</SEC-HEADER>``, or up to the first ``<DOCUMENT>`` (feed layout)."""
+    for end in _HEADER_END:
+        at = data.find(end)
+        if at != -1:
+            return data[:at]
+    first = _DOCUMENT.search(data)
+    return data[: first.start()] if first else data[:65536]
+
+
+def _ownership_xml(data: bytes) -> bytes:
+    """The ``<XML>`` body of the ownership document (3/4/5 and amendments)."""
+    fallback: bytes | None = None
+    pos = 0
+    while True:
+        start = data.find(b"<DOCUMENT>", pos)
+        if start == -1:
+            break
+        end = data.find(b"</DOCUMENT>", start)
+        if end == -1:
+            raise ParseError("truncated submission: a <DOCUMENT> never closes", stage="sgml")
+        document = data[start:end]
+        pos = end + len(b"</DOCUMENT>")
+        xml_start = document.find(b"<XML>")
+        if xml_start == -1:
+            continue
+        xml_end = document.find(b"</XML>", xml_start)
+        if xml_end == -1:
+            raise ParseError("truncated submission: <XML> never closes", stage="sgml")
+        body = document[xml_start + 5 : xml_end].strip()
+        doc_type = _DOC_TYPE.search(document, 0, xml_start)
+        if doc_type is not None and doc_type.group(1).strip().upper() in OWNERSHIP_FORMS:
+            return body
+        if fallback is None and b"ownershipDocument" in body[:4096]:
+            fallback = body
+    if fallback is not None:
+        return fallback
+    raise ParseError("no ownership XML document in the submission", stage="sgml")
+
+
+def parse_submission(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Submission:
+    """The header and ownership XML of a full submission (``.txt`` or feed ``.nc``)."""
+    if len(data) > max_bytes:
+        raise ParseError(
+            f"submission of {len(data)} bytes is over the {max_bytes}-byte limit", stage="sgml"
+        )
+    head = _header_block(data)
+    accession = _field(head, "accession")
+    if accession is None:
+        raise ParseError("no accession number in the submission header", stage="sgml")
+    form_type = _field(head, "form_type")
+    if form_type is None:
+        raise ParseError("no submission type in the submission header", stage="sgml")
+    header = SubmissionHeader(
+        accession_number=accession,
+        form_type=form_type.upper(),
+        filing_date=_ymd(_field(head, "filed")),
+        accepted_at=_accepted(_field(head, "accepted")),
+        period_of_report=_ymd(_field(head, "period")),
+    )
+    return Submission(header=header, xml=_ownership_xml(data))

@@ -1,0 +1,181 @@
+"""The ``form4`` command as a user runs it: real subprocesses, real Prefect, a loopback EDGAR.
+
+Each test starts the console script in a clean environment with its own PREFECT_HOME, so the
+flow runs in an ephemeral Prefect instance exactly as on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.cli import main
+from tests.edgar_server import FaultyEdgar
+from tests.edgar_tree import build_day
+from tests.test_ingest_e2e import DAY, MALFORMED, day_submissions, ownership_accessions
+
+_SCRIPT = Path(sys.executable).with_name("form4")  # the installed console script
+FORM4 = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "flows.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FORM4, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR")
+    out = {k: v for k, v in os.environ.items() if k in keep}
+    out["PYTHONPATH"] = str(ROOT)
+    out["PREFECT_HOME"] = str(tmp_path / "prefect")
+    out["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    out["FORM4_RETRY_BASE_S"] = "0.01"
+    out["FORM4_MAX_RETRIES"] = "1"
+    return out
+
+
+@pytest.fixture
+def server() -> Iterator[FaultyEdgar]:
+    with FaultyEdgar(build_day(DAY, day_submissions())) as srv:
+        yield srv
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("form4: error:")]
+    assert len(errors) == 1, result.stderr
+    assert text in errors[0]
+
+
+def test_form4_ingest_loads_a_day_and_a_rerun_changes_nothing(
+    server: FaultyEdgar, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Guards against the Prefect-wrapped command diverging from the tested functions."""
+    env["SEC_USER_AGENT"] = "Acme Research ops@acme.example"
+    db = tmp_path / "cli.duckdb"
+    args = ["ingest", "--date", DAY.isoformat(), "--db", str(db), "--edgar-url", server.base_url]
+    first = run(args, env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "1 rejected" in first.stdout
+    expected = ownership_accessions(day_submissions(), ("4", "4/A")) - {MALFORMED}
+    con = duckdb.connect(str(db), read_only=True)
+    counts = {
+        t: con.execute(f"SELECT count(*) FROM {t}").fetchone()
+        for t in ("filings", "transactions", "holdings", "footnotes")
+    }
+    con.close()
+    assert counts["filings"] == (len(expected),)
+    requests_before = len(server.requests)
+
+    second = run(args, env, tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert len(server.requests) == requests_before + 1  # the index only
+    con = duckdb.connect(str(db), read_only=True)
+    assert {t: con.execute(f"SELECT count(*) FROM {t}").fetchone() for t in counts} == counts
+    con.close()
+
+    query = run(
+        [
+            "sql",
+            "--db",
+            str(db),
+            "--format",
+            "json",
+            "select count(distinct accession_number) as n from transactions",
+        ],
+        env,
+        tmp_path,
+    )
+    assert query.returncode == 0, query.stderr
+    assert json.loads(query.stdout)[0]["n"] > 5
+
+
+def test_an_unreachable_edgar_gives_one_line_and_exit_1(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Guards against a traceback (or a silent success) when EDGAR cannot be reached."""
+    with FaultyEdgar({}) as srv:
+        url = srv.base_url  # closed once the block ends: nothing listens there
+    env["SEC_USER_AGENT"] = "Acme Research ops@acme.example"
+    result = run(
+        ["ingest", "--date", "2026-02-02", "--db", str(tmp_path / "x.duckdb"), "--edgar-url", url],
+        env,
+        tmp_path,
+    )
+    assert_one_line_error(result, 1, "ConnectError")
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "code", "text"),
+    [
+        (["ingest", "--date", "2026-02-02"], {}, 2, "SEC_USER_AGENT"),
+        (["ingest", "--date", "2026-02-02"], {"SEC_USER_AGENT": "acme"}, 2, "no email"),
+        (["ingest", "--date", "2026-13-01"], {"SEC_USER_AGENT": "a b@c.de"}, 2, "invalid date"),
+        (
+            ["ingest", "--date", "2026-02-03", "--to", "2026-02-01"],
+            {"SEC_USER_AGENT": "a b@c.de"},
+            2,
+            "before",
+        ),
+        (["ingest", "--forms", "10-K"], {"SEC_USER_AGENT": "a b@c.de"}, 2, "unsupported form"),
+        (["ingest", "--edgar-url", "sec.gov"], {"SEC_USER_AGENT": "a b@c.de"}, 2, "http"),
+        (["ingest"], {"SEC_USER_AGENT": "a b@c.de", "FORM4_MAX_RPS": "lots"}, 2, "FORM4_MAX_RPS"),
+        (["sql", "select 1", "--db", "missing.duckdb"], {}, 2, "no warehouse"),
+        (["frobnicate"], {}, 2, "invalid choice"),
+    ],
+)
+def test_bad_input_gives_one_line_and_a_nonzero_exit(
+    args: list[str],
+    environ: dict[str, str],
+    code: int,
+    text: str,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Guards against tracebacks or usage dumps in front of users for ordinary mistakes."""
+    result = run(args, {**env, **environ}, tmp_path)
+    assert_one_line_error(result, code, text)
+
+
+def test_bad_sql_is_reported_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Guards against a DuckDB exception escaping from 'form4 sql'."""
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).close()
+    assert main(["sql", "--db", str(db), "select * from nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("form4: error: query failed")
+
+
+def test_form4_demo_runs_offline_and_is_idempotent(env: dict[str, str], tmp_path: Path) -> None:
+    """Guards against the README's first command breaking on a fresh machine."""
+    first = run(["demo"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "rejected" in first.stdout and "NWTX" in first.stdout
+    db = tmp_path / "form4-demo.duckdb"
+    con = duckdb.connect(str(db), read_only=True)
+    before = con.execute("SELECT count(*) FROM transactions").fetchone()
+    con.close()
+    second = run(["demo"], env, tmp_path)
+    assert second.returncode == 0, second.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM transactions").fetchone() == before
+    con.close()

@@ -1,0 +1,194 @@
+"""Warehouse loads: idempotent by accession, one transaction per batch, exact decimals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from parsers.errors import LoadError, ParseError
+from tests.records_factory import filing, transaction
+from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
+from warehouse.raw import RawStore, sha256
+from warehouse.rows import check_filing, filings_to_arrow
+from warehouse.schema import DATA_TABLES, TABLES, arrow_schema
+
+KEYS = {
+    "filings": "accession_number",
+    "reporting_owners": "accession_number, owner_cik",
+    "transactions": "accession_number, is_derivative, line_no",
+    "holdings": "accession_number, is_derivative, line_no",
+    "footnotes": "accession_number, footnote_id",
+    "transaction_footnotes": "accession_number, is_derivative, line_no, field, footnote_id",
+    "holding_footnotes": "accession_number, is_derivative, line_no, field, footnote_id",
+    "owner_signatures": "accession_number, signature_no",
+}
+
+
+@pytest.fixture
+def wh(tmp_path: Path) -> Iterator[Warehouse]:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    yield warehouse
+    warehouse.close()
+
+
+def _counts(wh: Warehouse) -> dict[str, tuple[int, int]]:
+    out = {}
+    for table, key in KEYS.items():
+        row = wh.con.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM {table}").fetchone()
+        assert row is not None
+        out[table] = (int(row[0]), int(row[1]))
+    return out
+
+
+def test_loading_the_same_batch_twice_leaves_one_copy_of_every_row(wh: Warehouse) -> None:
+    """Guards against re-runs duplicating rows: total rows must equal distinct keys."""
+    batch = [filing("0002900001-26-000011"), filing("0002900001-26-000012", transactions=3)]
+    wh.load_batch(batch)
+    first = _counts(wh)
+    wh.load_batch(batch)
+    assert _counts(wh) == first
+    for table, (rows, keys) in first.items():
+        assert rows == keys, table
+    assert first["transactions"] == (5, 5)
+    assert first["filings"] == (2, 2)
+
+
+def test_reloading_a_filing_replaces_its_rows_rather_than_adding(wh: Warehouse) -> None:
+    """Guards against a reprocessed filing keeping stale rows from the earlier parse."""
+    wh.load_batch([filing(transactions=3)])
+    wh.load_batch([filing(transactions=1)])
+    assert wh.count("transactions") == 1
+
+
+def test_decimals_round_trip_exactly_and_lists_stay_lists(wh: Warehouse) -> None:
+    """Guards against float conversion of prices and share counts."""
+    wh.load_batch([filing()])
+    row = wh.con.execute(
+        "SELECT price_per_share, shares_delta, value, shares_owned_after, footnote_ids "
+        "FROM transactions WHERE line_no = 1"
+    ).fetchone()
+    assert row == (Decimal("1.80"), Decimal("-100"), Decimal("180.00"), Decimal("1000.5"), ["F1"])
+
+
+def test_more_than_eight_decimal_places_are_rounded_half_even_not_refused() -> None:
+    """Guards against one over-precise price failing a whole batch."""
+    tx = transaction(price="1.123456789")
+    doc = replace(filing().document, transactions=(tx,))
+    tables = filings_to_arrow([replace(filing(), document=doc)])
+    assert tables["transactions"].column("price_per_share")[0].as_py() == Decimal("1.12345679")
+
+
+def test_a_value_beyond_the_column_range_rejects_that_filing_only() -> None:
+    """Guards against a garbage share count (1e40) aborting the load of its batch."""
+    doc = replace(filing().document, transactions=(transaction(shares="1E+40"),))
+    with pytest.raises(ParseError) as info:
+        check_filing(replace(filing(), document=doc))
+    assert info.value.stage == "load"
+    check_filing(filing())  # an ordinary filing passes
+
+
+def test_arrow_tables_match_the_declared_schema_for_every_table() -> None:
+    """Guards against the DDL and the Arrow schema drifting apart."""
+    tables = filings_to_arrow([filing()])
+    assert set(tables) == set(DATA_TABLES)
+    for name, table in tables.items():
+        assert table.schema == arrow_schema(name)
+        assert table.num_rows > 0, name
+    assert [c.name for c in TABLES["transactions"]][:3] == [
+        "accession_number",
+        "line_no",
+        "is_derivative",
+    ]
+
+
+def test_a_reject_keeps_its_raw_bytes_and_is_cleared_when_the_filing_later_loads(
+    wh: Warehouse,
+) -> None:
+    """Guards against losing a malformed filing, or keeping it rejected after a fix."""
+    acc = "0002900001-26-000011"
+    reject = Reject(acc, "xml", "unclosed tag", b"<raw bytes>", utcnow())
+    wh.load_batch([], rejects=[reject])
+    assert wh.con.execute("SELECT raw FROM rejects").fetchone() == (b"<raw bytes>",)
+    assert wh.known_accessions([acc, "0000000000-00-000000"]) == {acc}
+    wh.load_batch([filing(acc)])
+    assert wh.count("rejects") == 0
+    assert wh.count("filings") == 1
+
+
+def test_failed_fetches_count_attempts_and_disappear_once_loaded(wh: Warehouse) -> None:
+    """Guards against failed accessions never being retried, or retried forever."""
+    acc = "0002900001-26-000011"
+    failure = FailedFetch(
+        acc, date(2026, 2, 2), "0002900001", "edgar/data/1/x.txt", "4", "HTTP 503"
+    )
+    wh.record_failures([failure])
+    wh.record_failures([failure])
+    assert wh.con.execute("SELECT attempts FROM failed_accessions").fetchone() == (2,)
+    assert [f.accession_number for f in wh.failed_fetches(("4", "4/A"))] == [acc]
+    assert wh.failed_fetches(("3",)) == []
+    wh.load_batch([filing(acc)])
+    assert wh.failed_fetches(("4", "4/A")) == []
+
+
+def test_day_state_records_status_and_drives_the_catch_up(wh: Warehouse) -> None:
+    """Guards against the nightly run forgetting where it stopped."""
+    forms = ("4", "4/A")
+    assert wh.last_done_day(forms) is None
+    raw = RawDocument("0002900001-26-000011", date(2026, 2, 2), "1", "p", 1, "h", utcnow())
+    wh.load_batch([filing()], raw_documents=[raw])
+    wh.mark_day(date(2026, 2, 2), forms, "done", index_entries=1)
+    wh.mark_day(date(2026, 2, 3), forms, "pending")
+    wh.mark_day(date(2026, 2, 2), forms, "done", index_entries=1)  # re-run: still one row
+    assert wh.last_done_day(forms) == date(2026, 2, 2)
+    assert wh.pending_days(forms) == [date(2026, 2, 3)]
+    rows = wh.con.execute("SELECT day, status, loaded FROM ingest_days ORDER BY day").fetchall()
+    assert rows == [(date(2026, 2, 2), "done", 1), (date(2026, 2, 3), "pending", 0)]
+
+
+def test_a_second_writer_gets_a_clear_error_not_a_corrupt_file(tmp_path: Path) -> None:
+    """Guards against two ingests writing one DuckDB file at once."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "busy.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,sys; c=duckdb.connect({str(db)!r}); "
+            "print('ready', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(LoadError, match="in use by another"):
+            Warehouse(db)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        assert holder.stdout is not None
+        holder.stdout.close()
+
+
+def test_raw_store_round_trips_compressed_bytes_atomically(tmp_path: Path) -> None:
+    """Guards against losing or corrupting the raw copy reprocessing depends on."""
+    store = RawStore(tmp_path / "raw")
+    data = b"<SEC-DOCUMENT>" + b"x" * 10_000
+    rel = store.put("0001127602-25-001055", data)
+    assert rel == "0001127602/25/0001127602-25-001055.txt.gz"
+    assert store.get("0001127602-25-001055") == data
+    assert store.path("0001127602-25-001055").stat().st_size < len(data) // 10
+    assert list(store.accessions()) == ["0001127602-25-001055"]
+    assert not list((tmp_path / "raw").rglob(".tmp-*"))
+    assert sha256(data) == sha256(store.get("0001127602-25-001055"))
+    with pytest.raises(LoadError):
+        store.put("../../etc/passwd", b"")
