@@ -18,14 +18,14 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-from parsers.index import ownership_entries, parse_index
-from parsers.ownership import parse_ownership
-from parsers.sgml import parse_submission
 
 from flows.config import Settings
 from flows.edgar import fetch_daily_index, fetch_submission
 from parsers.errors import BlockedError, FetchError, ParseError
+from parsers.index import ownership_entries, parse_index
+from parsers.ownership import parse_ownership
 from parsers.records import IndexEntry, ParsedFiling
+from parsers.sgml import parse_submission
 from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
 from warehouse.raw import RawStore, sha256
 from warehouse.rows import check_filing

@@ -1,0 +1,69 @@
+"""The docs stay honest: every command, setting, table and column is in the README, and the
+deployment in prefect.yaml points at a real flow on the documented schedule."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import yaml
+
+from flows.cli import build_parser
+from warehouse.schema import TABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_cli_command_and_option_is_documented() -> None:
+    """Guards against a command or flag users cannot discover."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():  # type: ignore[union-attr]
+        assert f"form4 {name}" in README, name
+        for action in command._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in README, f"form4 {name} {flag}"
+
+
+def test_every_table_and_column_is_in_the_table_reference() -> None:
+    """Guards against the schema and the data dictionary disagreeing."""
+    for table, columns in TABLES.items():
+        section = README.split(f"#### `{table}`", 1)
+        assert len(section) == 2, table
+        body = section[1].split("####", 1)[0]
+        documented = re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]+) \|", body, re.MULTILINE)
+        assert [(c.name, c.sql_type) for c in columns] == [(n, t.strip()) for n, t in documented]
+
+
+def test_every_setting_read_from_the_environment_is_documented() -> None:
+    """Guards against undocumented knobs (and documented ones that do nothing)."""
+    source = "".join(p.read_text() for p in (ROOT / "flows").glob("*.py"))
+    used = set(re.findall(r'"((?:FORM4|SEC)_[A-Z0-9_]+)"', source))
+    assert used, "no settings found"
+    for name in used:
+        assert f"`{name}`" in README, name
+
+
+def test_the_nightly_deployment_runs_the_ingest_flow_on_weekday_evenings_in_new_york() -> None:
+    """Guards against a deployment pointing at a moved flow or running in UTC."""
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    (deployment,) = [d for d in config["deployments"] if d["name"] == "nightly"]
+    path, func = deployment["entrypoint"].split(":")
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    assert getattr(module, func).name == "form4-ingest"
+    (schedule,) = deployment["schedules"]
+    assert schedule["cron"] == "30 23 * * 1-5"
+    assert schedule["timezone"] == "America/New_York"
+    assert "definitions" in config
+
+
+def test_the_readme_setup_is_two_commands_demo_then_tests() -> None:
+    """Guards against the README's set-up drifting from what CI runs."""
+    block = README.split("## Set-up", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.strip().splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert commands[0].endswith("form4 demo")
+    assert commands[1] in (ROOT / ".ci/run").read_text()

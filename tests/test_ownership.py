@@ -1,0 +1,182 @@
+"""Ownership XML over the real corpus: every document parses, nothing is lost or invented."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from parsers.ownership import parse_ownership
+from parsers.records import OwnershipDocument
+from parsers.sgml import parse_submission
+from tests.conftest import corpus_files
+
+XML_FILES = corpus_files("xml", "*.xml")
+SUBMISSIONS = corpus_files("txt", "*.txt") + corpus_files("feed", "*.nc")
+ALL = [*XML_FILES, *SUBMISSIONS]
+
+
+def ownership_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    return data if path.suffix == ".xml" else parse_submission(data).xml
+
+
+def by_name(name: str, corpus: Path) -> OwnershipDocument:
+    matches = [p for p in ALL if p.name == name]
+    assert matches, name
+    return parse_ownership(ownership_bytes(matches[0]))
+
+
+def count(pattern: str, text: str) -> int:
+    return len(re.findall(rf"<{pattern}[\s>]", text))
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_every_corpus_document_parses_with_row_counts_matching_the_xml(
+    path: Path, corpus: Path
+) -> None:
+    """Guards against rows silently dropped or duplicated (an independent regex count)."""
+    xml = ownership_bytes(path)
+    text = xml.decode("utf-8", "replace")
+    doc = parse_ownership(xml)
+    tx = [t for t in doc.transactions if not t.is_derivative]
+    dtx = [t for t in doc.transactions if t.is_derivative]
+    hold = [h for h in doc.holdings if not h.is_derivative]
+    dhold = [h for h in doc.holdings if h.is_derivative]
+    assert len(tx) == count("nonDerivativeTransaction", text)
+    assert len(dtx) == count("derivativeTransaction", text)
+    assert len(hold) == count("nonDerivativeHolding", text)
+    assert len(dhold) == count("derivativeHolding", text)
+    assert len(doc.reporting_owners) == count("reportingOwner", text)
+    assert len(doc.footnotes) == count("footnote", text)
+    assert [t.line_no for t in tx] == list(range(1, len(tx) + 1))
+    assert doc.issuer.cik.isdigit() and len(doc.issuer.cik) == 10
+    assert all(len(o.owner_cik) == 10 for o in doc.reporting_owners)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_no_value_text_in_a_corpus_document_is_lost(path: Path, corpus: Path) -> None:
+    """Guards against a field the parser never reads: every non-empty <value> must surface."""
+    xml = ownership_bytes(path)
+    doc = parse_ownership(xml)
+    found: set[str] = set()
+    for row in (*doc.transactions, *doc.holdings):
+        for name in row.__slots__:
+            value = getattr(row, name)
+            if value is not None and not isinstance(value, tuple):
+                found.add(_norm(value))
+    for value in re.findall(rb"<value>\s*([^<]*?)\s*</value>", xml):
+        text = value.decode("utf-8", "replace")
+        if text:
+            assert _norm(text) in found or _norm_text(text) in found, text
+
+
+def _norm(value: object) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return _norm_text(str(value))
+
+
+def _norm_text(text: str) -> str:
+    try:
+        return format(Decimal(text.replace(",", "")).normalize(), "f")
+    except ArithmeticError:
+        pass
+    if re.match(r"\d{4}-\d{2}-\d{2}", text):
+        return text[:10]
+    return " ".join(text.split()).upper() if len(text) == 1 else " ".join(text.split())
+
+
+def test_snowflake_form4_has_two_exercises_and_five_sales_with_weighted_prices(
+    corpus: Path,
+) -> None:
+    """Guards against code normalisation or signed deltas going wrong on a real M+S filing."""
+    doc = by_name("form4.snow.xml", corpus)
+    codes = [t.transaction_code for t in doc.transactions]
+    assert codes.count("M") == 2 and codes.count("S") == 5
+    sales = [t for t in doc.transactions if t.transaction_code == "S"]
+    assert all(t.category == "sale" and t.shares_delta is not None for t in sales)
+    assert all(t.shares_delta < 0 for t in sales if t.shares_delta is not None)
+    first = sales[0]
+    assert first.shares == Decimal("73170") and first.price_per_share == Decimal("150.841")
+    assert first.value == Decimal("73170") * Decimal("150.841")
+    assert any(link.field == "price_per_share" for link in first.field_footnotes)
+    exercise = next(t for t in doc.transactions if t.transaction_code == "M" and t.is_derivative)
+    # this filer marked the derivative leg "A": the filed flag, not the code, gives the sign
+    assert exercise.category == "exercise" and exercise.acquired_disposed == "A"
+    assert exercise.shares == Decimal("200000") and exercise.shares_delta == Decimal("200000")
+    assert exercise.underlying_security_title == "Class A Common Stock"
+    assert exercise.expiration_date == date(2029, 8, 26)
+
+
+def test_aar_officer_title_entities_are_decoded_and_weighted_price_is_footnoted(
+    corpus: Path,
+) -> None:
+    """Guards against '&amp;' leaking into titles and footnotes losing their field link."""
+    doc = by_name("0001127602-25-001055.txt", corpus)
+    assert doc.reporting_owners[0].officer_title == "Senior VP, GC, CAO & Secretary"
+    assert doc.reporting_owners[0].is_officer is True
+    assert doc.reporting_owners[0].is_director is False
+    sale = doc.transactions[0]
+    assert sale.transaction_code == "S" and sale.category == "sale"
+    note_ids = {
+        link.footnote_id for link in sale.field_footnotes if link.field == "price_per_share"
+    }
+    texts = {f.footnote_id: f.text for f in doc.footnotes}
+    assert note_ids and all("weighted average" in texts[i].lower() for i in note_ids)
+    assert doc.aff10b5_one is False
+
+
+def test_arrow_feed_filing_has_an_award_and_a_tax_withholding(corpus: Path) -> None:
+    """Guards against F being treated as a market sale (it is shares withheld by the issuer)."""
+    doc = by_name("0001127602-25-004598.nc", corpus)
+    by_code = {t.transaction_code: t for t in doc.transactions}
+    assert set(by_code) == {"A", "F"}
+    assert by_code["F"].category == "tax_withholding"
+    assert by_code["F"].shares_delta is not None and by_code["F"].shares_delta < 0
+    assert by_code["A"].category == "award"
+    assert by_code["A"].shares_delta is not None and by_code["A"].shares_delta > 0
+    assert doc.reporting_owners[0].officer_title == "SVP, CLO & Secretary"
+
+
+def test_footnote_only_exercise_date_is_null_and_linked(corpus: Path) -> None:
+    """Guards against a footnote-only field read as text, or its footnote dropped."""
+    doc = by_name("0001562180-25-000280.nc", corpus)
+    option = next(t for t in doc.transactions if t.is_derivative)
+    assert option.exercise_date is None
+    assert ("exercise_date", "F2") in {(x.field, x.footnote_id) for x in option.field_footnotes}
+    assert option.expiration_date == date(2035, 1, 6)
+    assert option.conversion_or_exercise_price == Decimal("2.64")
+    assert option.underlying_shares == Decimal("70750.00")
+    owner = doc.reporting_owners[0]
+    assert (owner.is_director, owner.is_officer, owner.officer_title) == (
+        False,
+        True,
+        "See Remarks",
+    )
+    assert doc.not_subject_to_section16 is False and doc.aff10b5_one is False
+    assert doc.remarks == "Title: Senior Vice President of Quality and Enabling Functions"
+    assert doc.signatures[0].signed_on == date(2025, 1, 8)
+
+
+def test_form3_without_securities_has_no_rows_and_says_so(corpus: Path) -> None:
+    """Guards against a Form 3 with no tables being rejected or given phantom rows."""
+    doc = by_name("form3.nosecurities.xml", corpus)
+    assert doc.document_type == "3"
+    assert doc.transactions == () and doc.holdings == ()
+    assert doc.no_securities_owned is True
+
+
+def test_form5_gift_is_a_disposition_in_the_gift_category(corpus: Path) -> None:
+    """Guards against gifts being counted as sales."""
+    doc = by_name("form5.snow.xml", corpus)
+    gift = doc.transactions[0]
+    assert doc.document_type == "5"
+    assert (gift.transaction_code, gift.category, gift.acquired_disposed) == ("G", "gift", "D")

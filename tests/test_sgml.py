@@ -1,0 +1,71 @@
+"""Full submission text files: header fields and the ownership XML, or a clear ParseError."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from parsers.errors import ParseError
+from parsers.sgml import parse_submission
+from tests.conftest import corpus_files
+
+SUBMISSIONS = corpus_files("txt", "*.txt") + corpus_files("feed", "*.nc")
+
+
+@pytest.mark.parametrize("path", SUBMISSIONS, ids=lambda p: p.name)
+def test_every_corpus_submission_yields_its_accession_and_ownership_xml(
+    path: Path, corpus: Path
+) -> None:
+    """Guards against the header or the XML being missed in either layout (.txt or feed .nc)."""
+    sub = parse_submission(path.read_bytes())
+    assert sub.header.accession_number == path.stem
+    assert sub.header.form_type == "4"
+    assert sub.xml.startswith(b"<?xml") or sub.xml.startswith(b"<ownershipDocument")
+    assert sub.xml.rstrip().endswith(b"</ownershipDocument>")
+
+
+def test_the_txt_header_gives_dates_and_the_acceptance_time(corpus: Path) -> None:
+    """Guards against filing date or acceptance time read from the wrong header line."""
+    header = parse_submission((corpus / "txt/0001127602-25-001055.txt").read_bytes()).header
+    assert header.filing_date == date(2025, 1, 10)
+    assert header.accepted_at == datetime(2025, 1, 10, 16, 7, 30)
+    assert header.period_of_report == date(2025, 1, 10)
+
+
+def test_the_feed_layout_header_is_read_tag_by_tag(corpus: Path) -> None:
+    """Guards against the one-tag-per-field .nc header being ignored."""
+    header = parse_submission((corpus / "feed/0001562180-25-000280.nc").read_bytes()).header
+    assert header.accession_number == "0001562180-25-000280"
+    assert header.filing_date == date(2025, 1, 8)
+    assert header.period_of_report == date(2025, 1, 6)
+    assert header.accepted_at is None
+
+
+def test_a_document_that_never_closes_is_a_truncated_submission(corpus: Path) -> None:
+    """Guards against parsing half a filing as if it were whole."""
+    data = (corpus / "txt/0001127602-25-001055.txt").read_bytes()
+    cut = data[: data.index(b"</XML>") - 200]
+    with pytest.raises(ParseError, match="truncated") as info:
+        parse_submission(cut)
+    assert info.value.stage == "sgml"
+
+
+def test_a_submission_without_ownership_xml_is_refused(corpus: Path) -> None:
+    """Guards against a 10-K or an HTML page loaded as an empty ownership filing."""
+    data = (corpus / "txt/0001127602-25-001055.txt").read_bytes()
+    head = data[: data.index(b"<DOCUMENT>")]
+    other = head + b"<DOCUMENT>\n<TYPE>EX-99\n<TEXT>\nhello\n</TEXT>\n</DOCUMENT>\n"
+    with pytest.raises(ParseError, match="no ownership XML"):
+        parse_submission(other)
+    with pytest.raises(ParseError, match="accession"):
+        parse_submission(b"<html>Request Rate Threshold Exceeded</html>")
+
+
+def test_an_oversized_submission_is_refused_before_any_work(corpus: Path) -> None:
+    """Guards against unbounded memory on a huge or hostile document."""
+    data = (corpus / "txt/0001127602-25-001055.txt").read_bytes()
+    with pytest.raises(ParseError, match="limit"):
+        parse_submission(data, max_bytes=len(data) - 1)
+    assert parse_submission(data, max_bytes=len(data)).header.form_type == "4"
