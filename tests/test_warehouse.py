@@ -192,3 +192,30 @@ def test_raw_store_round_trips_compressed_bytes_atomically(tmp_path: Path) -> No
     assert sha256(data) == sha256(store.get("0001127602-25-001055"))
     with pytest.raises(LoadError):
         store.put("../../etc/passwd", b"")
+
+
+def test_every_corpus_ownership_document_loads_into_the_warehouse(
+    wh: Warehouse, corpus: Path
+) -> None:
+    """Guards against a real filing that parses but cannot be stored (types, ranges, lists)."""
+    from parsers.ownership import parse_ownership
+    from parsers.records import ParsedFiling, SubmissionHeader
+    from parsers.sgml import parse_submission
+    from tests.conftest import corpus_files
+
+    batch = []
+    for n, path in enumerate(corpus_files("xml", "*.xml"), start=1):
+        doc = parse_ownership(path.read_bytes())
+        header = SubmissionHeader(f"0009999999-26-{n:06d}", doc.document_type, None, None, None)
+        batch.append(ParsedFiling(header, doc))
+    for path in corpus_files("txt", "*.txt") + corpus_files("feed", "*.nc"):
+        sub = parse_submission(path.read_bytes())
+        batch.append(ParsedFiling(sub.header, parse_ownership(sub.xml)))
+    assert len(batch) >= 10
+    for filing in batch:
+        check_filing(filing)
+    wh.load_batch(batch)
+    assert wh.count("filings") == len(batch)
+    assert wh.count("transactions") == sum(len(f.document.transactions) for f in batch)
+    assert wh.count("holdings") == sum(len(f.document.holdings) for f in batch)
+    assert wh.count("footnotes") == sum(len(f.document.footnotes) for f in batch)
