@@ -212,8 +212,8 @@ def test_every_corpus_ownership_document_loads_into_the_warehouse(
         sub = parse_submission(path.read_bytes())
         batch.append(ParsedFiling(sub.header, parse_ownership(sub.xml)))
     assert len(batch) >= 10
-    for filing in batch:
-        check_filing(filing)
+    for parsed in batch:
+        check_filing(parsed)
     wh.load_batch(batch)
     assert wh.count("filings") == len(batch)
     assert wh.count("transactions") == sum(len(f.document.transactions) for f in batch)
