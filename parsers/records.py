@@ -141,6 +141,12 @@ class Transaction:
     timeliness: str | None  # "E" early, "L" late, None on time
     footnote_ids: tuple[str, ...]
     field_footnotes: tuple[FieldFootnote, ...]
+    # Normalisation for analysts (parsers.classify), from the row's footnotes and remarks:
+    is_sell_to_cover: bool = False  # an S that sold shares to pay tax on vesting/settlement
+    is_10b5_1: bool = False  # made under a Rule 10b5-1 plan
+    price_range_low: Decimal | None = None  # from a weighted-average price footnote
+    price_range_high: Decimal | None = None
+    security_kind: str | None = None  # derivative rows: option, rsu, psu, warrant, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +167,7 @@ class Holding:
     underlying_shares: Decimal | None
     footnote_ids: tuple[str, ...]
     field_footnotes: tuple[FieldFootnote, ...]
+    security_kind: str | None = None  # derivative rows: option, rsu, psu, warrant, ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from parsers.errors import LoadError, ParseError
+from parsers.records import ParsedFiling
 from tests.records_factory import filing, transaction
 from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
 from warehouse.raw import RawStore, sha256
@@ -219,3 +220,82 @@ def test_every_corpus_ownership_document_loads_into_the_warehouse(
     assert wh.count("transactions") == sum(len(f.document.transactions) for f in batch)
     assert wh.count("holdings") == sum(len(f.document.holdings) for f in batch)
     assert wh.count("footnotes") == sum(len(f.document.footnotes) for f in batch)
+
+
+def _amendment(original: ParsedFiling, accession: str, filed: date, **doc: object) -> ParsedFiling:
+    header = replace(
+        original.header, accession_number=accession, form_type="4/A", filing_date=filed
+    )
+    document = replace(original.document, document_type="4/A", **doc)  # type: ignore[arg-type]
+    return ParsedFiling(header, document)
+
+
+def test_amendments_link_to_their_original_and_replace_its_rows_in_the_current_view(
+    wh: Warehouse,
+) -> None:
+    """Guards against amended transactions being counted twice (original plus amendment)."""
+    original = filing("0002900001-26-000011", transactions=3)
+    first = _amendment(
+        original,
+        "0002900001-26-000020",
+        date(2026, 2, 5),
+        date_of_original_submission=date(2026, 2, 3),
+        transactions=(transaction(1, shares="90"),),
+    )
+    second = _amendment(
+        original,
+        "0002900001-26-000030",
+        date(2026, 2, 9),
+        transactions=(transaction(1, shares="95"), transaction(2, shares="5")),
+    )
+    other_owner = _amendment(
+        replace(
+            original,
+            document=replace(
+                original.document,
+                reporting_owners=(
+                    replace(original.document.reporting_owners[0], owner_cik="0002900999"),
+                ),
+            ),
+        ),
+        "0002900001-26-000040",
+        date(2026, 2, 9),
+    )
+    # amendments first: the original arrives later (a backfill in any order must still link)
+    wh.load_batch([first, other_owner])
+    wh.load_batch([original, second])
+    links = dict(
+        wh.con.execute("SELECT accession_number, amends_accession FROM filings").fetchall()
+    )
+    assert links == {
+        "0002900001-26-000011": None,
+        "0002900001-26-000020": "0002900001-26-000011",
+        "0002900001-26-000030": "0002900001-26-000011",
+        "0002900001-26-000040": None,  # different owner: not an amendment of this filing
+    }
+    current = wh.con.execute(
+        "SELECT accession_number, shares FROM transactions_current "
+        "WHERE accession_number <> '0002900001-26-000040' ORDER BY line_no"
+    ).fetchall()
+    assert current == [
+        ("0002900001-26-000030", Decimal("95")),
+        ("0002900001-26-000030", Decimal("5")),
+    ]
+    assert wh.count("transactions") == 3 + 1 + 2 + 3  # every row kept; the view picks
+
+
+def test_opening_an_older_warehouse_adds_the_columns_a_newer_form4_declares(tmp_path: Path) -> None:
+    """Guards against an upgrade failing on a database created by an earlier version."""
+    import duckdb
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE transactions (accession_number VARCHAR, line_no INTEGER)")
+    con.execute("INSERT INTO transactions VALUES ('0002900001-26-000011', 1)")
+    con.close()
+    with Warehouse(db) as upgraded:
+        columns = [r[0] for r in upgraded.con.execute("DESCRIBE transactions").fetchall()]
+        assert "is_sell_to_cover" in columns and "security_kind" in columns
+        assert upgraded.count("transactions") == 1
+        upgraded.load_batch([filing("0002900001-26-000012")])
+        assert upgraded.count("transactions_current") == 3

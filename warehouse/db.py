@@ -69,6 +69,33 @@ def _records_table(name: str, records: Sequence[object]) -> pa.Table:
     )
 
 
+_OWNERS = (
+    "(SELECT list_sort(list(owner_cik)) FROM reporting_owners r WHERE r.accession_number = {})"
+)
+_LINK_AMENDMENTS = f"""
+UPDATE filings AS a SET amends_accession = (
+    SELECT o.accession_number FROM filings AS o
+    WHERE o.issuer_cik = a.issuer_cik
+      AND o.form_type = replace(a.form_type, '/A', '')
+      AND o.accession_number <> a.accession_number
+      AND {{match}}
+      AND (o.filing_date IS NULL OR a.filing_date IS NULL OR o.filing_date <= a.filing_date)
+      AND {_OWNERS.format("o.accession_number")} = {_OWNERS.format("a.accession_number")}
+    ORDER BY o.filing_date DESC NULLS LAST, o.accession_number DESC
+    LIMIT 1)
+WHERE a.form_type LIKE '%/A' AND a.amends_accession IS NULL
+  AND a.issuer_cik IN (SELECT issuer_cik FROM filings
+                       WHERE accession_number IN (SELECT accession_number FROM _batch_keys))
+"""
+
+
+def _link_amendments(con: duckdb.DuckDBPyConnection) -> None:
+    """Point amendments of the batch's issuers at the filing they amend, where it is loaded:
+    first the filing made on ``dateOfOriginalSubmission``, else one with the same period."""
+    con.execute(_LINK_AMENDMENTS.format(match="o.filing_date = a.date_of_original_submission"))
+    con.execute(_LINK_AMENDMENTS.format(match="o.period_of_report = a.period_of_report"))
+
+
 class Warehouse:
     """An open DuckDB warehouse. Use as a context manager; one writer process at a time."""
 
@@ -148,6 +175,7 @@ class Warehouse:
                 con.register(view, table)
                 con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {view}")
                 con.unregister(view)
+            _link_amendments(con)
             con.commit()
         except duckdb.Error as exc:
             con.rollback()

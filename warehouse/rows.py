@@ -128,6 +128,7 @@ def filings_to_arrow(
             ("not_subject_to_section16", d.not_subject_to_section16),
             ("no_securities_owned", d.no_securities_owned),
             ("issuer_foreign_trading_symbol", d.issuer.foreign_trading_symbol),
+            ("amends_accession", None),  # linked by warehouse.db after the load
             ("loaded_at", now),
         )
         for key, value in header_values:

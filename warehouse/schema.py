@@ -18,6 +18,7 @@ __all__ = [
     "DECIMAL_SCALE",
     "STATE_TABLES",
     "TABLES",
+    "VIEWS",
     "Column",
     "arrow_schema",
     "create_all",
@@ -64,6 +65,12 @@ _POSITION: tuple[Column, ...] = (
     ),
 )
 
+_SECURITY_KIND = _c(
+    "security_kind",
+    "VARCHAR",
+    "derivative rows: option, rsu, psu, warrant, convertible or other (NULL in Table I)",
+)
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "filings": (
         _c(
@@ -88,6 +95,12 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("not_subject_to_section16", "BOOLEAN", "box: no longer subject to Section 16"),
         _c("no_securities_owned", "BOOLEAN", "Form 3: no securities beneficially owned"),
         _c("issuer_foreign_trading_symbol", "VARCHAR", "issuerForeignTradingSymbol where present"),
+        _c(
+            "amends_accession",
+            "VARCHAR",
+            "amendments: the filing amended, when it is in the warehouse (same issuer and "
+            "owners; filed on dateOfOriginalSubmission, else same period of report)",
+        ),
         _c("loaded_at", "TIMESTAMP", "when this row was (re)loaded, UTC"),
     ),
     "reporting_owners": (
@@ -131,6 +144,21 @@ TABLES: dict[str, tuple[Column, ...]] = {
         *_POSITION[:-1],
         _c("timeliness", "VARCHAR", "'E' early or 'L' late; NULL when on time"),
         _POSITION[-1],
+        _c(
+            "is_sell_to_cover",
+            "BOOLEAN",
+            "an S whose footnotes or remarks say the shares were sold to cover tax withholding "
+            "on the vesting or settlement of an award (false for every other row)",
+        ),
+        _c(
+            "is_10b5_1",
+            "BOOLEAN",
+            "made under a Rule 10b5-1 plan: a linked footnote says so, or the aff10b5One box "
+            "is checked and no footnote names a plan (then P and S rows)",
+        ),
+        _c("price_range_low", DECIMAL, "low end of a weighted-average price range footnote"),
+        _c("price_range_high", DECIMAL, "high end of a weighted-average price range footnote"),
+        _SECURITY_KIND,
     ),
     "holdings": (
         _c("accession_number", "VARCHAR", "filing (key with is_derivative, line_no)"),
@@ -138,6 +166,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("is_derivative", "BOOLEAN", "Table II (derivative) row"),
         _c("security_title", "VARCHAR", "title of the security"),
         *_POSITION,
+        _SECURITY_KIND,
     ),
     "footnotes": (
         _c("accession_number", "VARCHAR", "filing (key with footnote_id)"),
@@ -231,8 +260,57 @@ def arrow_schema(table: str) -> pa.Schema:
     return pa.schema([pa.field(c.name, _ARROW_TYPES[c.sql_type]) for c in TABLES[table]])
 
 
+# Views: name -> (documentation, SQL). Kept here with the tables so the README can list both.
+VIEWS: dict[str, tuple[str, str]] = {
+    "superseded_filings": (
+        "accession numbers whose rows are replaced by a later amendment: every amended "
+        "original, and every amendment that a later amendment of the same original replaces",
+        """
+        SELECT amends_accession AS accession_number FROM filings
+        WHERE amends_accession IS NOT NULL
+        UNION
+        SELECT accession_number FROM (
+            SELECT accession_number, row_number() OVER (
+                PARTITION BY amends_accession
+                ORDER BY filing_date DESC NULLS LAST, accepted_at DESC NULLS LAST,
+                         accession_number DESC) AS rank
+            FROM filings WHERE amends_accession IS NOT NULL)
+        WHERE rank > 1
+        """,
+    ),
+    "transactions_current": (
+        "transactions as currently reported: for each original filing that has been amended, "
+        "the rows of its latest amendment instead of its own",
+        """
+        SELECT * FROM transactions
+        WHERE accession_number NOT IN (SELECT accession_number FROM superseded_filings)
+        """,
+    ),
+    "holdings_current": (
+        "holdings as currently reported, amendments applied as in transactions_current",
+        """
+        SELECT * FROM holdings
+        WHERE accession_number NOT IN (SELECT accession_number FROM superseded_filings)
+        """,
+    ),
+}
+
+
 def create_all(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table that does not exist yet (idempotent)."""
+    """Create missing tables, add columns a newer form4 declares, (re)create the views."""
     for name, columns in TABLES.items():
         cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+        existing = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = ?",
+                [name],
+            ).fetchall()
+        }
+        for column in columns:
+            if column.name not in existing:
+                con.execute(f'ALTER TABLE {name} ADD COLUMN "{column.name}" {column.sql_type}')
+    for name, (_, sql) in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
