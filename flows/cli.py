@@ -1,4 +1,4 @@
-"""The ``form4`` command line: ``ingest``, ``sql`` and ``demo``.
+"""The ``form4`` command line: ``ingest``, ``reprocess``, ``sql`` and ``demo``.
 
 Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow or a
 warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
@@ -72,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--edgar-url", help="EDGAR base URL (default $FORM4_EDGAR_URL or https://www.sec.gov)"
     )
 
+    reprocess = sub.add_parser(
+        "reprocess",
+        help="parse stored raw submissions again (no network), e.g. after a parser fix",
+        description=(
+            "Re-parse every stored submission, those listed on days --date..--to, or with "
+            "--rejects only the current rejects, and reload them."
+        ),
+    )
+    reprocess.add_argument("--date", type=_date_arg, help="first index day, YYYY-MM-DD")
+    reprocess.add_argument("--to", type=_date_arg, help="last index day, YYYY-MM-DD")
+    reprocess.add_argument("--rejects", action="store_true", help="only the current rejects")
+    reprocess.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
+
     sql = sub.add_parser("sql", help="run a SQL query against the warehouse and print the result")
     sql.add_argument("query", help="SQL text")
     sql.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
@@ -88,11 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
-    if args.to is not None and args.date is None:
+def _check_range(start: date | None, end: date | None) -> None:
+    if end is not None and start is None:
         raise ConfigError("--to needs --date")
-    if args.to is not None and args.to < args.date:
-        raise ConfigError(f"--to {args.to} is before --date {args.date}")
+    if end is not None and start is not None and end < start:
+        raise ConfigError(f"--to {end} is before --date {start}")
+
+
+def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    _check_range(args.date, args.to)
     settings = Settings.from_env(
         os.environ,
         user_agent=args.user_agent,
@@ -118,6 +135,36 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
+    from flows.reprocess import reprocess
+    from warehouse.db import Warehouse
+    from warehouse.raw import RawStore
+
+    _check_range(args.date, args.to)
+    settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
+    if not settings.db_path.is_file():
+        raise ConfigError(
+            f"no warehouse at {settings.db_path}; run 'form4 ingest' first or pass --db"
+        )
+    with Warehouse(settings.db_path) as warehouse:
+        result = reprocess(
+            settings,
+            warehouse=warehouse,
+            raw=RawStore(settings.raw_root),
+            start=args.date,
+            end=args.to or args.date,
+            rejects_only=args.rejects,
+        )
+    batch = result.batch
+    out.write(
+        f"form4: reprocessed {result.selected} stored filings: {batch.loaded} loaded, "
+        f"{batch.rejected} rejected, {result.missing_raw} without a raw copy\n"
+    )
+    for reason in batch.reject_reasons:
+        out.write(f"  rejected {reason}\n")
+    return 0
+
+
 def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
     from flows.output import run_sql
 
@@ -136,7 +183,12 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
-    commands = {"ingest": _cmd_ingest, "sql": _cmd_sql, "demo": _cmd_demo}
+    commands = {
+        "ingest": _cmd_ingest,
+        "reprocess": _cmd_reprocess,
+        "sql": _cmd_sql,
+        "demo": _cmd_demo,
+    }
     try:
         return commands[args.command](args, out)
     except ConfigError as exc:

@@ -1,0 +1,64 @@
+"""Reprocess: stored raw documents parsed again after a fix, with no network at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.cli import main
+from flows.ingest_flow import run_ingest
+from tests.edgar_server import FaultyEdgar
+from tests.edgar_tree import build_day
+from tests.test_ingest_e2e import DAY, MALFORMED, TODAY, day_submissions, settings_for, snapshot
+
+
+def test_rejects_fixed_by_a_new_setting_are_reloaded_from_raw_without_refetching(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Guards against a parser fix needing EDGAR again, or a reprocess duplicating rows."""
+    with FaultyEdgar(build_day(DAY, day_submissions())) as server:
+        # an XML cap so small that every filing is rejected as oversized
+        strict = settings_for(server, tmp_path, FORM4_MAX_XML_BYTES="2048")
+        first = run_ingest(strict, DAY, today=TODAY)
+        served = len(server.requests)
+    assert first.totals.loaded < first.totals.rejected
+    con = duckdb.connect(str(strict.db_path), read_only=True)
+    assert con.execute("SELECT count(*) FROM rejects WHERE stage = 'xml'").fetchone() != (0,)
+    con.close()
+
+    # the server is gone: reprocess must not need it
+    assert main(["reprocess", "--rejects", "--db", str(strict.db_path)]) == 0
+    out = capsys.readouterr().out
+    assert "0 without a raw copy" in out
+    rows = snapshot(strict.db_path)
+    assert [r[0] for r in rows["rejects"]] == [MALFORMED]
+    assert len(rows["filings"]) == first.totals.loaded + first.totals.rejected - 1
+
+    assert main(["reprocess", "--db", str(strict.db_path), "--date", DAY.isoformat()]) == 0
+    assert snapshot(strict.db_path) == rows  # idempotent
+    assert served == len(server.requests)
+
+
+def test_a_reject_whose_raw_file_is_gone_is_reparsed_from_its_stored_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Guards against losing a rejected filing when the raw directory is lost."""
+    with FaultyEdgar(build_day(DAY, day_submissions())) as server:
+        settings = settings_for(server, tmp_path)
+        run_ingest(settings, DAY, today=TODAY)
+    for path in settings.raw_root.rglob("*.txt.gz"):
+        path.unlink()
+    assert main(["reprocess", "--rejects", "--db", str(settings.db_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 stored filings: 0 loaded, 1 rejected, 0 without a raw copy" in out
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    row = con.execute("SELECT count(*) FROM raw_documents").fetchone()
+    con.close()
+    assert row is not None
+    stored = int(row[0])
+    assert main(["reprocess", "--db", str(settings.db_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{stored} stored filings: 0 loaded, 1 rejected, {stored - 1} without a raw copy" in out
+    assert len(snapshot(settings.db_path)["filings"]) == stored - 1  # nothing was deleted
