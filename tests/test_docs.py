@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from flows.cli import build_parser
-from warehouse.schema import TABLES
+from warehouse.schema import TABLES, VIEWS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -67,3 +67,10 @@ def test_the_readme_setup_is_two_commands_demo_then_tests() -> None:
     assert len(commands) == 2
     assert commands[0].endswith("form4 demo")
     assert commands[1] in (ROOT / ".ci/run").read_text()
+
+
+def test_every_view_is_documented() -> None:
+    """Guards against a view analysts cannot find in the README."""
+    views = README.split("### Views", 1)[1].split("\n## ", 1)[0]
+    for name, (doc, _) in VIEWS.items():
+        assert f"| `{name}` | {doc} |" in views, name
