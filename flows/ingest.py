@@ -238,10 +238,8 @@ def ingest_day(
     except ParseError as exc:
         raise FetchError(f"{day}: the daily index could not be read: {exc}") from exc
     known = warehouse.known_accessions(e.accession_number for e in entries)
-    retry_sgml = warehouse.sgml_rejects(e.accession_number for e in entries)
-    todo = [
-        e for e in entries if e.accession_number not in known or e.accession_number in retry_sgml
-    ]
+    rejected = warehouse.rejected_accessions(known)
+    todo = [e for e in entries if e.accession_number not in known or e.accession_number in rejected]
     log.info("%s: %d filings listed, %d to fetch", day, len(entries), len(todo))
     batch = process_entries(
         todo,
@@ -250,7 +248,7 @@ def ingest_day(
         client=client,
         warehouse=warehouse,
         raw=raw,
-        refetch=frozenset(retry_sgml),
+        refetch=frozenset(rejected),
     )
     status = "done" if batch.failed == 0 else "pending"
     warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))

@@ -86,7 +86,7 @@ def test_form4_ingest_loads_a_day_and_a_rerun_changes_nothing(
 
     second = run(args, env, tmp_path)
     assert second.returncode == 0, second.stderr
-    assert len(server.requests) == requests_before + 1  # the index only
+    assert len(server.requests) == requests_before + 2  # the index and the one reject
     con = duckdb.connect(str(db), read_only=True)
     assert {t: con.execute(f"SELECT count(*) FROM {t}").fetchone() for t in counts} == counts
     con.close()

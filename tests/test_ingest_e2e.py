@@ -113,9 +113,11 @@ def test_ingesting_a_day_twice_gives_the_same_rows_and_fetches_each_filing_once(
     assert len(rows["transactions"]) > 20
 
     second = run_ingest(settings, DAY, today=TODAY)
-    assert second.days[0].already_loaded == len(expected)
-    assert second.days[0].batch.fetched == 0
-    assert len(server.requests) == len(log) + 1  # only the index again
+    assert second.days[0].already_loaded == len(expected) - 1
+    assert second.days[0].batch.fetched == 1  # the reject is fetched again, nothing else
+    again = [r.path for r in server.requests[len(log) :]]
+    assert again == [daily_index_path(DAY)] + [p for p in again if p.endswith(f"/{MALFORMED}.txt")]
+    assert len(again) == 2
     assert snapshot(settings.db_path) == rows
 
 

@@ -204,10 +204,10 @@ class Warehouse:
             "SELECT accession_number FROM filings UNION ALL SELECT accession_number FROM rejects",
         )
 
-    def sgml_rejects(self, accessions: Iterable[str]) -> set[str]:
-        """Those of ``accessions`` rejected because the submission itself was cut or unreadable:
-        worth fetching again, since a later copy may be whole."""
-        return self._among(accessions, "SELECT accession_number FROM rejects WHERE stage = 'sgml'")
+    def rejected_accessions(self, accessions: Iterable[str]) -> set[str]:
+        """Those of ``accessions`` in ``rejects``: fetched again when their day is re-run, since
+        EDGAR (or a proxy) may have served a damaged copy the first time."""
+        return self._among(accessions, "SELECT accession_number FROM rejects")
 
     def record_failures(self, failures: Sequence[FailedFetch]) -> None:
         """Upsert accessions that could not be fetched; ``attempts`` counts the runs."""
