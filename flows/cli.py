@@ -1,4 +1,4 @@
-"""The ``form4`` command line: ``ingest``, ``reprocess``, ``sql`` and ``demo``.
+"""The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``sql`` and ``demo``.
 
 Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow or a
 warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
@@ -39,6 +39,13 @@ def _date_arg(text: str) -> date:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _cik_arg(text: str) -> str:
+    digits = text.strip()
+    if not digits.isdigit() or len(digits) > 10:
+        raise argparse.ArgumentTypeError(f"invalid CIK {text!r} (up to 10 digits)")
+    return digits.zfill(10)
+
+
 def _forms_arg(text: str) -> tuple[str, ...]:
     try:
         return parse_forms(text)
@@ -70,6 +77,31 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--user-agent", help="declared User-Agent (default $SEC_USER_AGENT)")
     ingest.add_argument(
         "--edgar-url", help="EDGAR base URL (default $FORM4_EDGAR_URL or https://www.sec.gov)"
+    )
+
+    backfill = sub.add_parser(
+        "backfill",
+        help="load a range of days, or every ownership filing of one CIK",
+        description=(
+            "--from/--to: every business day of the range, over a finished quarter's full index "
+            "where that needs fewer requests, else the daily indexes. --cik: every ownership "
+            "filing listed in data.sec.gov/submissions/CIK##########.json and its pages."
+        ),
+    )
+    backfill.add_argument("--from", dest="start", type=_date_arg, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--to", dest="end", type=_date_arg, help="last day, YYYY-MM-DD")
+    backfill.add_argument("--cik", type=_cik_arg, help="an issuer's or insider's CIK")
+    backfill.add_argument(
+        "--forms", type=_forms_arg, help="form types, comma-separated (default 4,4/A)"
+    )
+    backfill.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
+    backfill.add_argument("--user-agent", help="declared User-Agent (default $SEC_USER_AGENT)")
+    backfill.add_argument(
+        "--edgar-url", help="EDGAR base URL (default $FORM4_EDGAR_URL or https://www.sec.gov)"
+    )
+    backfill.add_argument(
+        "--data-url",
+        help="submissions JSON base URL (default $FORM4_DATA_URL or https://data.sec.gov)",
     )
 
     reprocess = sub.add_parser(
@@ -135,6 +167,41 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
+    if args.start is None and args.cik is None:
+        raise ConfigError("backfill needs --from (and --to) or --cik")
+    if args.end is not None and args.start is None:
+        raise ConfigError("--to needs --from")
+    _check_range(args.start, args.end)
+    settings = Settings.from_env(
+        os.environ,
+        user_agent=args.user_agent,
+        db_path=args.db,
+        edgar_url=args.edgar_url,
+        data_url=args.data_url,
+        forms=args.forms,
+    )
+    from flows.ingest_flow import backfill, run_flow
+    from flows.output import print_backfill_summary
+
+    state = run_flow(
+        backfill,
+        os.environ,
+        start=args.start,
+        end=args.end,
+        cik=args.cik,
+        forms=list(settings.forms),
+        db=str(settings.db_path),
+        edgar_url=settings.edgar_url,
+        data_url=settings.data_url,
+        user_agent=settings.user_agent,
+    )
+    if state.is_failed():
+        raise Form4Error(state.message or "the backfill flow failed")
+    print_backfill_summary(state.result(), settings, out)
+    return 0
+
+
 def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
     from flows.reprocess import reprocess
     from warehouse.db import Warehouse
@@ -185,6 +252,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     args = build_parser().parse_args(argv)
     commands = {
         "ingest": _cmd_ingest,
+        "backfill": _cmd_backfill,
         "reprocess": _cmd_reprocess,
         "sql": _cmd_sql,
         "demo": _cmd_demo,

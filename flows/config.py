@@ -16,6 +16,7 @@ from pathlib import Path
 from parsers.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_DATA_URL",
     "DEFAULT_EDGAR_URL",
     "DEFAULT_FORMS",
     "SUPPORTED_FORMS",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 DEFAULT_EDGAR_URL = "https://www.sec.gov"
+DEFAULT_DATA_URL = "https://data.sec.gov"
 DEFAULT_FORMS: tuple[str, ...] = ("4", "4/A")
 SUPPORTED_FORMS: tuple[str, ...] = ("3", "3/A", "4", "4/A", "5", "5/A")
 
@@ -75,6 +77,13 @@ def parse_forms(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(forms)
 
 
+def _url(url: str, what: str) -> str:
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{what} URL {url!r} must start with http:// or https://")
+    return url
+
+
 def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -100,6 +109,7 @@ class Settings:
     db_path: Path = Path("form4.duckdb")
     raw_dir: Path | None = None  # default: "<db stem>.raw" beside the database
     edgar_url: str = DEFAULT_EDGAR_URL
+    data_url: str = DEFAULT_DATA_URL
     forms: tuple[str, ...] = DEFAULT_FORMS
     max_rps: float = 10.0
     block_pause_s: float = 600.0
@@ -128,15 +138,15 @@ class Settings:
         user_agent: str | None = None,
         db_path: str | Path | None = None,
         edgar_url: str | None = None,
+        data_url: str | None = None,
         forms: tuple[str, ...] | None = None,
         require_user_agent: bool = True,
     ) -> Settings:
         """Arguments win over the environment; the environment wins over defaults."""
         ua = user_agent if user_agent else env.get("SEC_USER_AGENT")
         ua = validate_user_agent(ua) if require_user_agent else (ua or "")
-        url = (edgar_url or env.get("FORM4_EDGAR_URL") or DEFAULT_EDGAR_URL).rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"EDGAR base URL {url!r} must start with http:// or https://")
+        url = _url(edgar_url or env.get("FORM4_EDGAR_URL") or DEFAULT_EDGAR_URL, "EDGAR base")
+        data = _url(data_url or env.get("FORM4_DATA_URL") or DEFAULT_DATA_URL, "data.sec.gov")
         db = Path(db_path or env.get("FORM4_DB") or "form4.duckdb")
         raw_env = env.get("FORM4_RAW_DIR")
         return cls(
@@ -144,6 +154,7 @@ class Settings:
             db_path=db,
             raw_dir=Path(raw_env) if raw_env else None,
             edgar_url=url,
+            data_url=data,
             forms=forms if forms is not None else DEFAULT_FORMS,
             max_rps=_float(env, "FORM4_MAX_RPS", 10.0, minimum=0.01),
             block_pause_s=_float(env, "FORM4_BLOCK_PAUSE_S", 600.0, minimum=0.0),

@@ -17,6 +17,9 @@ from parsers.records import IndexEntry
 __all__ = [
     "daily_index_path",
     "fetch_daily_index",
+    "fetch_json",
+    "fetch_quarterly_index",
+    "quarterly_index_path",
     "fetch_submission",
     "submission_path",
 ]
@@ -26,6 +29,11 @@ def daily_index_path(day: date) -> str:
     """``Archives/edgar/daily-index/2026/QTR1/form.20260202.idx``."""
     quarter = (day.month - 1) // 3 + 1
     return f"/Archives/edgar/daily-index/{day.year}/QTR{quarter}/form.{day:%Y%m%d}.idx"
+
+
+def quarterly_index_path(year: int, quarter: int) -> str:
+    """``Archives/edgar/full-index/2026/QTR1/form.idx``: a whole quarter in one request."""
+    return f"/Archives/edgar/full-index/{year}/QTR{quarter}/form.idx"
 
 
 def submission_path(entry: IndexEntry) -> str:
@@ -45,8 +53,23 @@ def _get(client: httpx.Client, path: str) -> httpx.Response:
 
 def fetch_daily_index(client: httpx.Client, day: date) -> bytes | None:
     """The day's form index, or ``None`` when EDGAR has none (weekend, holiday, not yet out)."""
-    path = daily_index_path(day)
-    response = _get(client, path)
+    return _optional(client, daily_index_path(day))
+
+
+def fetch_submission(client: httpx.Client, entry: IndexEntry) -> bytes:
+    """The full submission text file of one filing."""
+    response = _get(client, submission_path(entry))
+    if response.status_code != 200:
+        raise FetchError(
+            f"{response.url}: HTTP {response.status_code}",
+            url=str(response.url),
+            status=response.status_code,
+        )
+    return response.content
+
+
+def _optional(client: httpx.Client, url: str) -> bytes | None:
+    response = _get(client, url)
     if response.status_code in (403, 404) or (
         response.status_code == 200 and b"<Code>NoSuchKey</Code>" in response.content[:2048]
     ):
@@ -60,13 +83,11 @@ def fetch_daily_index(client: httpx.Client, day: date) -> bytes | None:
     return response.content
 
 
-def fetch_submission(client: httpx.Client, entry: IndexEntry) -> bytes:
-    """The full submission text file of one filing."""
-    response = _get(client, submission_path(entry))
-    if response.status_code != 200:
-        raise FetchError(
-            f"{response.url}: HTTP {response.status_code}",
-            url=str(response.url),
-            status=response.status_code,
-        )
-    return response.content
+def fetch_quarterly_index(client: httpx.Client, year: int, quarter: int) -> bytes | None:
+    """A quarter's full form index, or ``None`` when EDGAR has none."""
+    return _optional(client, quarterly_index_path(year, quarter))
+
+
+def fetch_json(client: httpx.Client, url: str) -> bytes | None:
+    """A data.sec.gov JSON document (absolute URL), or ``None`` when it does not exist."""
+    return _optional(client, url)

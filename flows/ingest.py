@@ -37,6 +37,7 @@ __all__ = [
     "days_to_ingest",
     "eastern_today",
     "ingest_day",
+    "ingest_entries",
     "parse_raw",
     "process_entries",
     "retry_failed",
@@ -132,13 +133,13 @@ class _Outcome:
 def _fetch_and_parse(
     entry: IndexEntry,
     *,
-    day: date,
     settings: Settings,
     client: httpx.Client,
     raw: RawStore,
     refetch: bool,
 ) -> _Outcome:
     acc = entry.accession_number
+    day = entry.date_filed
     reused = False
     if not refetch and raw.exists(acc):
         data = raw.get(acc)
@@ -169,7 +170,6 @@ def _chunks(items: Sequence[IndexEntry], size: int) -> Iterable[Sequence[IndexEn
 def process_entries(
     entries: Sequence[IndexEntry],
     *,
-    day: date,
     settings: Settings,
     client: httpx.Client,
     warehouse: Warehouse,
@@ -185,7 +185,6 @@ def process_entries(
                 pool.map(
                     lambda e: _fetch_and_parse(
                         e,
-                        day=day,
                         settings=settings,
                         client=client,
                         raw=raw,
@@ -225,6 +224,7 @@ def ingest_day(
     warehouse: Warehouse,
     raw: RawStore,
     today: date,
+    on_batch: Callable[[BatchResult], None] | None = None,
 ) -> DayResult:
     """One EDGAR day end to end; safe to re-run (already-held filings are not fetched again)."""
     data = fetch_daily_index(client, day)
@@ -237,21 +237,45 @@ def ingest_day(
         entries = ownership_entries(parse_index(data), settings.forms)
     except ParseError as exc:
         raise FetchError(f"{day}: the daily index could not be read: {exc}") from exc
+    return ingest_entries(
+        day,
+        entries,
+        settings=settings,
+        client=client,
+        warehouse=warehouse,
+        raw=raw,
+        on_batch=on_batch,
+    )
+
+
+def ingest_entries(
+    day: date,
+    entries: Sequence[IndexEntry],
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    warehouse: Warehouse,
+    raw: RawStore,
+    mark_day: bool = True,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> DayResult:
+    """A day's index entries end to end: skip what is loaded, fetch the rest, record the day."""
     known = warehouse.known_accessions(e.accession_number for e in entries)
     rejected = warehouse.rejected_accessions(known)
     todo = [e for e in entries if e.accession_number not in known or e.accession_number in rejected]
     log.info("%s: %d filings listed, %d to fetch", day, len(entries), len(todo))
     batch = process_entries(
         todo,
-        day=day,
         settings=settings,
         client=client,
         warehouse=warehouse,
         raw=raw,
         refetch=frozenset(rejected),
+        on_batch=on_batch,
     )
     status = "done" if batch.failed == 0 else "pending"
-    warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))
+    if mark_day:
+        warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))
     return DayResult(day, status, len(entries), len(entries) - len(todo), batch)
 
 
@@ -259,17 +283,8 @@ def retry_failed(
     *, settings: Settings, client: httpx.Client, warehouse: Warehouse, raw: RawStore
 ) -> BatchResult:
     """Fetch again the accessions earlier runs could not fetch."""
-    total = BatchResult()
     failed = warehouse.failed_fetches(settings.forms)
-    by_day: dict[date, list[IndexEntry]] = {}
-    for f in failed:
-        by_day.setdefault(f.day, []).append(
-            IndexEntry(f.form_type, "", f.cik, f.day, f.filename, f.accession_number)
-        )
-    for day, entries in sorted(by_day.items()):
-        total.add(
-            process_entries(
-                entries, day=day, settings=settings, client=client, warehouse=warehouse, raw=raw
-            )
-        )
-    return total
+    entries = [
+        IndexEntry(f.form_type, "", f.cik, f.day, f.filename, f.accession_number) for f in failed
+    ]
+    return process_entries(entries, settings=settings, client=client, warehouse=warehouse, raw=raw)

@@ -10,6 +10,7 @@ and leave the day to the next run; nothing half-done is recorded as done.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,6 +22,7 @@ from prefect.cache_policies import NONE
 from prefect.settings import temporary_settings
 from prefect.states import Failed
 
+from flows.backfill import backfill_cik, backfill_range, plan_range
 from flows.config import Settings, parse_forms
 from flows.http import build_client
 from flows.ingest import (
@@ -32,11 +34,20 @@ from flows.ingest import (
     ingest_day,
     retry_failed,
 )
+from flows.progress import Progress
 from parsers.errors import ConfigError, Form4Error
 from warehouse.db import Warehouse
 from warehouse.raw import RawStore
 
-__all__ = ["IngestSummary", "ingest", "run_ingest", "run_ingest_flow"]
+__all__ = [
+    "BackfillSummary",
+    "IngestSummary",
+    "backfill",
+    "ingest",
+    "run_flow",
+    "run_ingest",
+    "run_ingest_flow",
+]
 
 
 @dataclass(slots=True)
@@ -174,14 +185,150 @@ def ingest(
     return summary
 
 
-def run_ingest_flow(env: Mapping[str, str], **parameters: Any) -> State:
-    """Run the ``ingest`` flow in-process (ephemeral Prefect unless ``PREFECT_API_URL`` is set)
-    and return its final state. The ephemeral server's anonymous usage report is switched off
-    unless ``PREFECT_SERVER_ANALYTICS_ENABLED`` says otherwise: it would only fail, noisily,
-    on machines that may reach nothing but EDGAR."""
+def run_flow(flow_fn: Any, env: Mapping[str, str], **parameters: Any) -> State:
+    """Run a flow in-process (ephemeral Prefect unless ``PREFECT_API_URL`` is set) and return
+    its final state. The ephemeral server's anonymous usage report is switched off unless
+    ``PREFECT_SERVER_ANALYTICS_ENABLED`` says otherwise: it would only fail, noisily, on
+    machines that may reach nothing but EDGAR."""
     updates: dict[str, Any] = {}
     if "PREFECT_SERVER_ANALYTICS_ENABLED" not in env:
         updates["server.analytics_enabled"] = False
     with temporary_settings(updates=updates):
-        state: State = ingest(**parameters, return_state=True)
+        state: State = flow_fn(**parameters, return_state=True)
     return state
+
+
+def run_ingest_flow(env: Mapping[str, str], **parameters: Any) -> State:
+    return run_flow(ingest, env, **parameters)
+
+
+@dataclass(slots=True)
+class BackfillSummary:
+    days: list[DayResult] = field(default_factory=list)
+    cik_listed: int = 0
+    cik: BatchResult = field(default_factory=BatchResult)
+
+    @property
+    def totals(self) -> BatchResult:
+        total = BatchResult()
+        total.add(self.cik)
+        for day in self.days:
+            total.add(day.batch)
+        return total
+
+
+@task(name="backfill-quarter", cache_policy=NONE, task_run_name="backfill-{start}-{end}")
+def backfill_range_task(
+    start: date,
+    end: date,
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    warehouse: Warehouse,
+    raw: RawStore,
+    today: date,
+    progress: Progress,
+) -> list[DayResult] | State:
+    try:
+        results = backfill_range(
+            start,
+            end,
+            settings=settings,
+            client=client,
+            warehouse=warehouse,
+            raw=raw,
+            today=today,
+            on_batch=lambda b: progress.advance(b.loaded + b.rejected + b.failed),
+        )
+    except Form4Error as exc:
+        get_run_logger().error("%s..%s: %s", start, end, exc)
+        return Failed(message=f"{start}..{end}: {exc}")
+    return results
+
+
+@task(name="backfill-cik", cache_policy=NONE, task_run_name="backfill-cik-{cik}")
+def backfill_cik_task(
+    cik: str,
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    warehouse: Warehouse,
+    raw: RawStore,
+    progress: Progress,
+) -> tuple[int, BatchResult] | State:
+    try:
+        return backfill_cik(
+            cik,
+            settings=settings,
+            client=client,
+            warehouse=warehouse,
+            raw=raw,
+            on_batch=lambda b: progress.advance(b.loaded + b.rejected + b.failed),
+        )
+    except Form4Error as exc:
+        get_run_logger().error("CIK %s: %s", cik, exc)
+        return Failed(message=f"CIK {cik}: {exc}")
+
+
+@flow(name="form4-backfill", log_prints=False)
+def backfill(
+    start: date | None = None,
+    end: date | None = None,
+    cik: str | None = None,
+    forms: Sequence[str] | None = None,
+    db: str | None = None,
+    edgar_url: str | None = None,
+    data_url: str | None = None,
+    user_agent: str | None = None,
+) -> BackfillSummary | State:
+    """Backfill a range of days (one task per quarter) and/or every filing of one CIK."""
+    try:
+        settings = Settings.from_env(
+            os.environ,
+            user_agent=user_agent,
+            db_path=db,
+            edgar_url=edgar_url,
+            data_url=data_url,
+            forms=parse_forms(list(forms)) if forms else None,
+        )
+        if start is None and cik is None:
+            raise ConfigError("backfill needs --from/--to or --cik")
+        summary = BackfillSummary()
+        today = eastern_today()
+        progress = Progress("backfill", sys.stderr)
+        with build_client(settings) as client, Warehouse(settings.db_path) as warehouse:
+            raw = RawStore(settings.raw_root)
+            if start is not None:
+                last = end or start
+                chunks = [(days[0], days[-1]) for _, days in plan_range(start, last, today)]
+                for first, final in chunks:
+                    result = backfill_range_task(
+                        first,
+                        final,
+                        settings=settings,
+                        client=client,
+                        warehouse=warehouse,
+                        raw=raw,
+                        today=today,
+                        progress=progress,
+                    )
+                    if isinstance(result, State):
+                        return Failed(message=result.message or "backfill failed")
+                    summary.days.extend(result)
+            if cik is not None:
+                outcome = backfill_cik_task(
+                    cik,
+                    settings=settings,
+                    client=client,
+                    warehouse=warehouse,
+                    raw=raw,
+                    progress=progress,
+                )
+                if isinstance(outcome, State):
+                    return Failed(message=outcome.message or "backfill failed")
+                summary.cik_listed, summary.cik = outcome
+        progress.close()
+    except Form4Error as exc:
+        get_run_logger().error("%s", exc)
+        return Failed(message=str(exc))
+    return summary

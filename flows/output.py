@@ -14,10 +14,10 @@ from typing import TextIO
 import duckdb
 
 from flows.config import Settings
-from flows.ingest_flow import IngestSummary
+from flows.ingest_flow import BackfillSummary, IngestSummary
 from parsers.errors import ConfigError, LoadError
 
-__all__ = ["print_ingest_summary", "run_sql"]
+__all__ = ["print_backfill_summary", "print_ingest_summary", "run_sql"]
 
 
 def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO) -> None:
@@ -45,6 +45,25 @@ def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO
     out.write(
         f"  total: {totals.loaded} loaded, {totals.rejected} rejected, {totals.failed} failed "
         "(failed filings are retried by the next run)\n"
+    )
+    for reason in totals.reject_reasons:
+        out.write(f"  rejected {reason}\n")
+
+
+def print_backfill_summary(summary: BackfillSummary, settings: Settings, out: TextIO) -> None:
+    totals = summary.totals
+    out.write(f"form4: warehouse {settings.db_path}, raw documents in {settings.raw_root}\n")
+    if summary.days:
+        done = sum(1 for d in summary.days if d.status in ("done", "no_index"))
+        listed = sum(d.index_entries for d in summary.days)
+        out.write(
+            f"  {len(summary.days)} business days ({done} complete), {listed} filings listed\n"
+        )
+    if summary.cik_listed:
+        out.write(f"  {summary.cik_listed} ownership filings listed for the CIK\n")
+    out.write(
+        f"  total: {totals.fetched} fetched, {totals.loaded} loaded, {totals.rejected} rejected, "
+        f"{totals.failed} failed (failed filings are retried by the next run)\n"
     )
     for reason in totals.reject_reasons:
         out.write(f"  rejected {reason}\n")

@@ -107,6 +107,25 @@ def test_form4_ingest_loads_a_day_and_a_rerun_changes_nothing(
     assert json.loads(query.stdout)[0]["n"] > 5
 
 
+def test_form4_backfill_loads_a_range_and_reports_it(
+    server: FaultyEdgar, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Guards against the backfill flow's wiring (parameters, summary) breaking unnoticed."""
+    env["SEC_USER_AGENT"] = "Acme Research ops@acme.example"
+    db = tmp_path / "bf.duckdb"
+    args = ["backfill", "--from", "2026-02-02", "--to", "2026-02-03", "--db", str(db)]
+    result = run([*args, "--edgar-url", server.base_url], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 business days (2 complete)" in result.stdout
+    con = duckdb.connect(str(db), read_only=True)
+    days = con.execute("SELECT day, status FROM ingest_days ORDER BY day").fetchall()
+    filings = con.execute("SELECT count(*) FROM filings").fetchone()
+    con.close()
+    assert [d[1] for d in days] == ["done", "no_index"]
+    expected = ownership_accessions(day_submissions(), ("4", "4/A")) - {MALFORMED}
+    assert filings == (len(expected),)
+
+
 def test_an_unreachable_edgar_gives_one_line_and_exit_1(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -138,6 +157,10 @@ def test_an_unreachable_edgar_gives_one_line_and_exit_1(
         (["ingest", "--edgar-url", "sec.gov"], {"SEC_USER_AGENT": "a b@c.de"}, 2, "http"),
         (["ingest"], {"SEC_USER_AGENT": "a b@c.de", "FORM4_MAX_RPS": "lots"}, 2, "FORM4_MAX_RPS"),
         (["sql", "select 1", "--db", "missing.duckdb"], {}, 2, "no warehouse"),
+        (["backfill"], {"SEC_USER_AGENT": "a b@c.de"}, 2, "--cik"),
+        (["backfill", "--cik", "12ab"], {"SEC_USER_AGENT": "a b@c.de"}, 2, "invalid CIK"),
+        (["backfill", "--to", "2026-02-02"], {"SEC_USER_AGENT": "a b@c.de"}, 2, "needs --from"),
+        (["reprocess", "--db", "missing.duckdb"], {}, 2, "no warehouse"),
         (["frobnicate"], {}, 2, "invalid choice"),
     ],
 )
