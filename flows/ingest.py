@@ -23,7 +23,7 @@ from flows.config import Settings
 from flows.edgar import fetch_daily_index, fetch_submission
 from parsers.errors import BlockedError, FetchError, ParseError
 from parsers.index import ownership_entries, parse_index
-from parsers.ownership import parse_ownership
+from parsers.ownership import KNOWN_SCHEMA_VERSIONS, parse_ownership
 from parsers.records import IndexEntry, ParsedFiling
 from parsers.sgml import parse_submission
 from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
@@ -85,9 +85,11 @@ class BatchResult:
     loaded: int = 0
     rejected: int = 0
     failed: int = 0
+    unknown_schema: int = 0  # loaded, but of a schema version form4 does not know yet
     reject_reasons: list[str] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
+        self.unknown_schema += other.unknown_schema
         self.fetched += other.fetched
         self.reused_raw += other.reused_raw
         self.loaded += other.loaded
@@ -203,6 +205,9 @@ def process_entries(
             result.fetched = sum(1 for o in outcomes if o.raw_document and not o.reused_raw)
             result.reused_raw = sum(1 for o in outcomes if o.reused_raw)
             result.loaded = len(filings)
+            result.unknown_schema = sum(
+                1 for f in filings if f.document.schema_version not in KNOWN_SCHEMA_VERSIONS
+            )
             result.rejected = len(rejects)
             result.failed = len(failures)
             result.reject_reasons = [

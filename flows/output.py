@@ -46,8 +46,17 @@ def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO
         f"  total: {totals.loaded} loaded, {totals.rejected} rejected, {totals.failed} failed "
         "(failed filings are retried by the next run)\n"
     )
+    _unknown_schema(totals.unknown_schema, out)
     for reason in totals.reject_reasons:
         out.write(f"  rejected {reason}\n")
+
+
+def _unknown_schema(count: int, out: TextIO) -> None:
+    if count:
+        out.write(
+            f"  {count} loaded filings use a schema version form4 does not know yet "
+            "(parsed best-effort; see filings.schema_version)\n"
+        )
 
 
 def print_backfill_summary(summary: BackfillSummary, settings: Settings, out: TextIO) -> None:
@@ -65,6 +74,7 @@ def print_backfill_summary(summary: BackfillSummary, settings: Settings, out: Te
         f"  total: {totals.fetched} fetched, {totals.loaded} loaded, {totals.rejected} rejected, "
         f"{totals.failed} failed (failed filings are retried by the next run)\n"
     )
+    _unknown_schema(totals.unknown_schema, out)
     for reason in totals.reject_reasons:
         out.write(f"  rejected {reason}\n")
 

@@ -37,7 +37,26 @@ from parsers.xmlutil import (
     value_of,
 )
 
-__all__ = ["FIELD_OF_ELEMENT", "parse_ownership"]
+__all__ = ["FIELD_OF_ELEMENT", "KNOWN_SCHEMA_VERSIONS", "parse_ownership"]
+
+# Schema versions EDGAR has published for Forms 3, 4 and 5 (X0201 in 2004 to X0609 in 2026).
+# Documents of any other version are parsed best-effort and counted by the ingest summary.
+KNOWN_SCHEMA_VERSIONS = frozenset(
+    {
+        "X0201",
+        "X0202",
+        "X0203",
+        "X0301",
+        "X0302",
+        "X0303",
+        "X0304",
+        "X0305",
+        "X0306",
+        "X0407",
+        "X0508",
+        "X0609",
+    }
+)
 
 # Which column a footnote annotates, by the element it sits in (nearest ancestor wins).
 FIELD_OF_ELEMENT: dict[str, str] = {

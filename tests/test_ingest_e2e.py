@@ -222,3 +222,24 @@ def test_an_unreachable_edgar_fails_the_run_with_a_fetch_error(tmp_path: Path) -
         assert con.execute("SELECT count(*) FROM ingest_days").fetchone() == (0,)
     finally:
         con.close()
+
+
+def test_an_unknown_schema_version_is_loaded_and_counted_not_rejected(tmp_path: Path) -> None:
+    """Guards against a new SEC schema version silently rejecting a whole day of filings."""
+    subs = day_submissions()
+    new = b"<schemaVersion>X0999</schemaVersion>"
+    assert b"<schemaVersion>X0306</schemaVersion>" in subs[0]
+    subs[0] = subs[0].replace(b"<schemaVersion>X0306</schemaVersion>", new)
+    accession = read_header(subs[0]).accession
+    with FaultyEdgar(build_day(DAY, subs)) as server:
+        result = run_ingest(settings_for(server, tmp_path), DAY, today=TODAY)
+    assert result.totals.unknown_schema == 1
+    assert result.totals.rejected == 1  # only the malformed sample
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT schema_version FROM filings WHERE accession_number = ?", [accession]
+        ).fetchone()
+    finally:
+        con.close()
+    assert row == ("X0999",)
