@@ -25,7 +25,7 @@ from flows.ingest import (
     business_days,
     ingest_day,
     ingest_entries,
-    process_entries,
+    load_new,
 )
 from parsers.errors import FetchError, ParseError
 from parsers.index import ownership_entries, parse_index
@@ -152,16 +152,12 @@ def backfill_cik(
 ) -> tuple[int, BatchResult]:
     """Load every ownership filing of one issuer or insider; returns (listed, result)."""
     entries = cik_entries(cik, settings=settings, client=client)
-    known = warehouse.known_accessions(e.accession_number for e in entries)
-    rejected = warehouse.rejected_accessions(known)
-    todo = [e for e in entries if e.accession_number not in known or e.accession_number in rejected]
-    result = process_entries(
-        todo,
+    _, result = load_new(
+        entries,
         settings=settings,
         client=client,
         warehouse=warehouse,
         raw=raw,
-        refetch=frozenset(rejected),
         on_batch=on_batch,
     )
     return len(entries), result

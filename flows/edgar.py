@@ -58,7 +58,11 @@ def fetch_daily_index(client: httpx.Client, day: date) -> bytes | None:
 
 def fetch_submission(client: httpx.Client, entry: IndexEntry) -> bytes:
     """The full submission text file of one filing."""
-    response = _get(client, submission_path(entry))
+    return _content(_get(client, submission_path(entry)))
+
+
+def _content(response: httpx.Response) -> bytes:
+    """The body of a 200, or a FetchError naming the status."""
     if response.status_code != 200:
         raise FetchError(
             f"{response.url}: HTTP {response.status_code}",
@@ -74,13 +78,7 @@ def _optional(client: httpx.Client, url: str) -> bytes | None:
         response.status_code == 200 and b"<Code>NoSuchKey</Code>" in response.content[:2048]
     ):
         return None
-    if response.status_code != 200:
-        raise FetchError(
-            f"{response.url}: HTTP {response.status_code}",
-            url=str(response.url),
-            status=response.status_code,
-        )
-    return response.content
+    return _content(response)
 
 
 def fetch_quarterly_index(client: httpx.Client, year: int, quarter: int) -> bytes | None:

@@ -38,6 +38,7 @@ __all__ = [
     "eastern_today",
     "ingest_day",
     "ingest_entries",
+    "load_new",
     "parse_raw",
     "process_entries",
     "retry_failed",
@@ -253,22 +254,20 @@ def ingest_day(
     )
 
 
-def ingest_entries(
-    day: date,
+def load_new(
     entries: Sequence[IndexEntry],
     *,
     settings: Settings,
     client: httpx.Client,
     warehouse: Warehouse,
     raw: RawStore,
-    mark_day: bool = True,
     on_batch: Callable[[BatchResult], None] | None = None,
-) -> DayResult:
-    """A day's index entries end to end: skip what is loaded, fetch the rest, record the day."""
+) -> tuple[int, BatchResult]:
+    """Fetch and load the entries not loaded yet (rejects are fetched again, since a damaged
+    copy may have been served); returns how many were already loaded, and the result."""
     known = warehouse.known_accessions(e.accession_number for e in entries)
     rejected = warehouse.rejected_accessions(known)
     todo = [e for e in entries if e.accession_number not in known or e.accession_number in rejected]
-    log.info("%s: %d filings listed, %d to fetch", day, len(entries), len(todo))
     batch = process_entries(
         todo,
         settings=settings,
@@ -278,10 +277,32 @@ def ingest_entries(
         refetch=frozenset(rejected),
         on_batch=on_batch,
     )
+    return len(entries) - len(todo), batch
+
+
+def ingest_entries(
+    day: date,
+    entries: Sequence[IndexEntry],
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    warehouse: Warehouse,
+    raw: RawStore,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> DayResult:
+    """A day's index entries end to end: load what is new, then record the day."""
+    log.info("%s: %d filings listed", day, len(entries))
+    held, batch = load_new(
+        entries,
+        settings=settings,
+        client=client,
+        warehouse=warehouse,
+        raw=raw,
+        on_batch=on_batch,
+    )
     status = "done" if batch.failed == 0 else "pending"
-    if mark_day:
-        warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))
-    return DayResult(day, status, len(entries), len(entries) - len(todo), batch)
+    warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))
+    return DayResult(day, status, len(entries), held, batch)
 
 
 def retry_failed(
