@@ -53,6 +53,22 @@ def _forms_arg(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
+
+
+def _edgar_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that reads EDGAR."""
+    parser.add_argument(
+        "--forms", type=_forms_arg, help="form types, comma-separated (default 4,4/A)"
+    )
+    _db_option(parser)
+    parser.add_argument("--user-agent", help="declared User-Agent (default $SEC_USER_AGENT)")
+    parser.add_argument(
+        "--edgar-url", help="EDGAR base URL (default $FORM4_EDGAR_URL or https://www.sec.gov)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="form4",
@@ -70,14 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--date", type=_date_arg, help="first (or only) day, YYYY-MM-DD")
     ingest.add_argument("--to", type=_date_arg, help="last day of a range, YYYY-MM-DD")
-    ingest.add_argument(
-        "--forms", type=_forms_arg, help="form types, comma-separated (default 4,4/A)"
-    )
-    ingest.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
-    ingest.add_argument("--user-agent", help="declared User-Agent (default $SEC_USER_AGENT)")
-    ingest.add_argument(
-        "--edgar-url", help="EDGAR base URL (default $FORM4_EDGAR_URL or https://www.sec.gov)"
-    )
+    _edgar_options(ingest)
 
     backfill = sub.add_parser(
         "backfill",
@@ -91,14 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="start", type=_date_arg, help="first day, YYYY-MM-DD")
     backfill.add_argument("--to", dest="end", type=_date_arg, help="last day, YYYY-MM-DD")
     backfill.add_argument("--cik", type=_cik_arg, help="an issuer's or insider's CIK")
-    backfill.add_argument(
-        "--forms", type=_forms_arg, help="form types, comma-separated (default 4,4/A)"
-    )
-    backfill.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
-    backfill.add_argument("--user-agent", help="declared User-Agent (default $SEC_USER_AGENT)")
-    backfill.add_argument(
-        "--edgar-url", help="EDGAR base URL (default $FORM4_EDGAR_URL or https://www.sec.gov)"
-    )
+    _edgar_options(backfill)
     backfill.add_argument(
         "--data-url",
         help="submissions JSON base URL (default $FORM4_DATA_URL or https://data.sec.gov)",
@@ -115,11 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.add_argument("--date", type=_date_arg, help="first index day, YYYY-MM-DD")
     reprocess.add_argument("--to", type=_date_arg, help="last index day, YYYY-MM-DD")
     reprocess.add_argument("--rejects", action="store_true", help="only the current rejects")
-    reprocess.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
+    _db_option(reprocess)
 
     sql = sub.add_parser("sql", help="run a SQL query against the warehouse and print the result")
     sql.add_argument("query", help="SQL text")
-    sql.add_argument("--db", help="DuckDB file (default $FORM4_DB or ./form4.duckdb)")
+    _db_option(sql)
     sql.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="output format"
     )
