@@ -15,6 +15,13 @@ from decimal import Decimal
 
 from parsers.codes import code_info, signed_delta
 from parsers.errors import ParseError
+from parsers.normalize import (
+    is_10b5_1,
+    is_sell_to_cover,
+    mentions_10b5_1,
+    price_range,
+    security_kind,
+)
 from parsers.records import (
     FieldFootnote,
     Footnote,
@@ -146,7 +153,26 @@ def _upper(text: str | None) -> str | None:
     return text.strip().upper() if text is not None else None
 
 
-def _transaction(row: Element, line_no: int, is_derivative: bool) -> Transaction:
+class _Context:
+    """What every row's normalisation needs from the whole filing."""
+
+    __slots__ = ("aff10b5_one", "notes", "plan_mentioned", "remarks")
+
+    def __init__(self, notes: dict[str, str], remarks: str | None, aff10b5_one: bool | None):
+        self.notes = notes
+        self.remarks = remarks
+        self.aff10b5_one = aff10b5_one
+        self.plan_mentioned = mentions_10b5_1([*notes.values(), remarks or ""])
+
+    def texts(self, ids: tuple[str, ...]) -> list[str]:
+        """The row's footnote texts, then the filing's remarks."""
+        out = [self.notes[i] for i in ids if i in self.notes]
+        if self.remarks:
+            out.append(self.remarks)
+        return out
+
+
+def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Transaction:
     r = _Row(row)
     code = _upper(value_of(r.coding.get("transactionCode")))
     info = code_info(code)
@@ -159,6 +185,10 @@ def _transaction(row: Element, line_no: int, is_derivative: bool) -> Transaction
     else:
         value = as_decimal(value_of(r.amounts.get("transactionTotalValue")))
     ids, links = _links(row)
+    texts = ctx.texts(ids)
+    price_notes = [ctx.notes[x.footnote_id] for x in links if x.field == "price_per_share"]
+    low_high = price_range(price_notes or texts)
+    position = _position(r)
     return Transaction(
         line_no=line_no,
         is_derivative=is_derivative,
@@ -177,18 +207,32 @@ def _transaction(row: Element, line_no: int, is_derivative: bool) -> Transaction
         timeliness=_upper(r.top_value("transactionTimeliness")),
         footnote_ids=ids,
         field_footnotes=links,
-        **_position(r),  # type: ignore[arg-type]
+        is_sell_to_cover=is_sell_to_cover(code, texts),
+        is_10b5_1=is_10b5_1(code, texts, ctx.aff10b5_one, ctx.plan_mentioned),
+        price_range_low=low_high[0] if low_high else None,
+        price_range_high=low_high[1] if low_high else None,
+        security_kind=_kind_of(is_derivative, position, texts),
+        **position,  # type: ignore[arg-type]
     )
 
 
-def _holding(row: Element, line_no: int, is_derivative: bool) -> Holding:
+def _kind_of(is_derivative: bool, position: dict[str, object], texts: list[str]) -> str | None:
+    if not is_derivative:
+        return None
+    title = position["security_title"]
+    return security_kind(title if isinstance(title, str) else None, texts)
+
+
+def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Holding:
     ids, links = _links(row)
+    position = _position(_Row(row))
     return Holding(
         line_no=line_no,
         is_derivative=is_derivative,
         footnote_ids=ids,
         field_footnotes=links,
-        **_position(_Row(row)),  # type: ignore[arg-type]
+        security_kind=_kind_of(is_derivative, position, ctx.texts(ids)),
+        **position,  # type: ignore[arg-type]
     )
 
 
@@ -252,31 +296,34 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         foreign_trading_symbol=text_of(issuer_el.get("issuerForeignTradingSymbol")),
     )
     owners = tuple(_owner(el) for el in root if el.tag == "reportingOwner")
+    footnotes = tuple(
+        Footnote((el.get("id") or "").strip(), text_of(el) or "")
+        for el in _rows(top.get("footnotes"), "footnote")
+    )
+    remarks = text_of(top.get("remarks"))
+    aff10b5_one = as_bool(text_of(top.get("aff10b5One")))
+    ctx = _Context({f.footnote_id: f.text for f in footnotes}, remarks, aff10b5_one)
     non_derivative = top.get("nonDerivativeTable")
     derivative = top.get("derivativeTable")
     transactions = (
         *(
-            _transaction(row, i, False)
+            _transaction(row, i, False, ctx)
             for i, row in enumerate(_rows(non_derivative, "nonDerivativeTransaction"), 1)
         ),
         *(
-            _transaction(row, i, True)
+            _transaction(row, i, True, ctx)
             for i, row in enumerate(_rows(derivative, "derivativeTransaction"), 1)
         ),
     )
     holdings = (
         *(
-            _holding(row, i, False)
+            _holding(row, i, False, ctx)
             for i, row in enumerate(_rows(non_derivative, "nonDerivativeHolding"), 1)
         ),
         *(
-            _holding(row, i, True)
+            _holding(row, i, True, ctx)
             for i, row in enumerate(_rows(derivative, "derivativeHolding"), 1)
         ),
-    )
-    footnotes = tuple(
-        Footnote((el.get("id") or "").strip(), text_of(el) or "")
-        for el in _rows(top.get("footnotes"), "footnote")
     )
     signatures = tuple(
         Signature(
@@ -293,12 +340,12 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         date_of_original_submission=as_date(text_of(top.get("dateOfOriginalSubmission"))),
         not_subject_to_section16=as_bool(text_of(top.get("notSubjectToSection16"))),
         no_securities_owned=as_bool(text_of(top.get("noSecuritiesOwned"))),
-        aff10b5_one=as_bool(text_of(top.get("aff10b5One"))),
+        aff10b5_one=aff10b5_one,
         issuer=issuer,
         reporting_owners=owners,
         transactions=transactions,
         holdings=holdings,
         footnotes=footnotes,
-        remarks=text_of(top.get("remarks")),
+        remarks=remarks,
         signatures=signatures,
     )

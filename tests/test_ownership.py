@@ -180,3 +180,47 @@ def test_form5_gift_is_a_disposition_in_the_gift_category(corpus: Path) -> None:
     gift = doc.transactions[0]
     assert doc.document_type == "5"
     assert (gift.transaction_code, gift.category, gift.acquired_disposed) == ("G", "gift", "D")
+
+
+def _sample(accession: str) -> OwnershipDocument:
+    from flows.demo import SAMPLE_DATA
+
+    (path,) = SAMPLE_DATA.rglob(f"{accession}.txt")
+    return parse_ownership(parse_submission(path.read_bytes()).xml)
+
+
+def test_sample_sell_to_cover_sales_and_awards_are_normalised() -> None:
+    """Guards against the headline case (tax sale plus option and RSU grants) misread."""
+    ceo = _sample("0002900001-26-000011")
+    sale = next(t for t in ceo.transactions if t.transaction_code == "S")
+    assert sale.is_sell_to_cover and not sale.is_10b5_1
+    assert (sale.shares, sale.price_per_share) == (Decimal("95269"), Decimal("1.80"))
+    kinds = {t.security_kind: t.shares for t in ceo.transactions if t.is_derivative}
+    assert kinds == {"option": Decimal("1387931"), "rsu": Decimal("392586")}
+    assert all(t.security_kind is None for t in ceo.transactions if not t.is_derivative)
+    cfo = _sample("0002900001-26-000012")
+    cfo_sale = next(t for t in cfo.transactions if t.transaction_code == "S")
+    assert (cfo_sale.price_range_low, cfo_sale.price_range_high) == (
+        Decimal("1.75"),
+        Decimal("1.86"),
+    )
+
+
+def test_sample_plan_sale_is_10b5_1_and_the_withholding_is_not_a_sale() -> None:
+    """Guards against plan sales counted as discretionary, or F counted as selling."""
+    doc = _sample("0002900002-26-000006")
+    by_code = {(t.transaction_code, t.is_derivative): t for t in doc.transactions}
+    assert by_code[("S", False)].is_10b5_1 and not by_code[("S", False)].is_sell_to_cover
+    assert by_code[("F", False)].category == "tax_withholding"
+    assert not by_code[("F", False)].is_sell_to_cover
+    assert not by_code[("M", False)].is_10b5_1  # the exercise leg is not a plan sale
+    assert by_code[("M", True)].security_kind == "option"
+
+
+def test_pre_checkbox_plan_sales_are_found_from_their_footnotes(corpus: Path) -> None:
+    """Guards against 2022-era filings (no aff10b5One box) losing their 10b5-1 flag."""
+    doc = by_name("0000320193-22-000061.txt", corpus)
+    assert doc.aff10b5_one is None
+    sales = [t for t in doc.transactions if t.transaction_code == "S"]
+    assert sales and all(t.is_10b5_1 for t in sales)
+    assert all(t.price_range_low is not None for t in sales)

@@ -1,0 +1,220 @@
+"""Footnote normalisation: sell-to-cover, Rule 10b5-1, price ranges, derivative kinds.
+
+The phrasings below are real (from the corpus and the sample filings, read at test time) or
+modelled closely on wording seen in real Form 4 footnotes.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from flows.demo import SAMPLE_DATA
+from parsers.normalize import (
+    is_10b5_1,
+    is_sell_to_cover,
+    mentions_10b5_1,
+    price_range,
+    security_kind,
+    sell_to_cover_reason,
+)
+
+SELL_TO_COVER = [
+    "The shares were sold to cover tax withholding obligations in connection with the vesting "
+    "of restricted stock units.",
+    "Represents shares sold to satisfy tax withholding obligations in connection with the "
+    "vesting of restricted stock units.",
+    "This sale was mandated by the Issuer's election under its equity incentive plans to "
+    'require the satisfaction of tax withholding obligations to be funded by a "sell to cover" '
+    "transaction and does not represent a discretionary trade by the Reporting Person.",
+    "Shares sold pursuant to a sell-to-cover arrangement upon the vesting of RSUs.",
+    "The reported sale was effected to cover taxes upon the vesting of restricted stock.",
+    "Non-discretionary sale of shares to satisfy tax withholding obligations arising from the "
+    "settlement of performance stock units.",
+    "Represents an automatic sale of shares by the Issuer's broker on behalf of the Reporting "
+    "Person to cover the Reporting Person's tax liability upon the vesting of RSUs.",
+    "Shares were sold by the Issuer's agent to pay the tax withholding due upon the release of "
+    "restricted stock units.",
+    "Sale of shares to cover withholding taxes due upon the vesting of a restricted stock award.",
+    "The Reporting Person sold these shares solely to satisfy tax obligations arising from the "
+    "vesting of PSUs.",
+    "Reflects shares sold in a sell to cover transaction to fund tax withholding on RSU vesting.",
+    "These shares were sold to meet the tax withholding requirements triggered by the "
+    "settlement of restricted stock units granted on March 1, 2023.",
+    "The sale was made to cover tax withholding obligations related to the vesting of "
+    "restricted stock units and was required by the Issuer's equity plan.",
+    "Sales to cover the Reporting Person\u2019s tax withholding obligations upon vesting of RSUs.",
+    "Shares sold to satisfy the Reporting Person's tax withholding obligation in connection "
+    "with the vesting and settlement of restricted share units.",
+    "This transaction represents shares sold to cover taxes in connection with the vesting of "
+    "an equity award.",
+    "Represents a sale of shares required to satisfy tax withholding obligations upon the "
+    "release of restricted stock units.",
+    "The sale reported in this row was a sell-to-cover transaction.",
+    "Shares were sold in a broker-assisted transaction to pay withholding taxes due on the "
+    "vesting of performance share units.",
+    "The shares were disposed of to satisfy tax liabilities incurred on the settlement of "
+    "deferred stock units.",
+]
+
+NOT_SELL_TO_COVER = [
+    "The sale reported on this line was effected pursuant to a Rule 10b5-1 trading plan "
+    "adopted by the Reporting Person on August 14, 2025.",
+    "Shares were sold pursuant to a Rule 10b5-1 trading plan following the exercise of stock "
+    "options.",
+    "The price reported is a weighted average price. These shares were sold in multiple "
+    "transactions at prices ranging from $1.75 to $1.86, inclusive.",
+    "The sales reported in this Form 4 were effected for financial and tax planning purposes.",
+    "This sale was not made to cover tax withholding obligations.",
+    "Bona fide gift to a donor-advised fund for estate tax planning purposes.",
+    "The shares are held in a tax-exempt trust for the benefit of the Reporting Person's children.",
+    "Shares sold to cover the exercise price of stock options exercised on the same day.",
+    "Represents a discretionary sale by the Reporting Person.",
+    "Shares sold in a cashless exercise to pay the exercise price and taxes due upon exercise "
+    "of the option.",
+    "The Reporting Person sold shares to diversify holdings.",
+    "Each restricted stock unit represents a contingent right to receive one share of common "
+    "stock.",
+    "The restricted stock units vest in four equal annual installments.",
+    "Represents shares withheld by the Issuer to satisfy tax withholding obligations upon the "
+    "vesting of restricted stock units.",
+    "The shares were sold by the trust; the Reporting Person disclaims beneficial ownership "
+    "except to the extent of his pecuniary interest.",
+]
+
+
+@pytest.mark.parametrize("text", SELL_TO_COVER, ids=lambda t: t[:50])
+def test_sell_to_cover_wordings_are_recognised_on_sales(text: str) -> None:
+    """Guards against tax-driven sales counted as discretionary selling."""
+    assert is_sell_to_cover("S", [text]), text
+    assert sell_to_cover_reason("S", ["Unrelated first note.", text]) is not None
+
+
+@pytest.mark.parametrize("text", NOT_SELL_TO_COVER, ids=lambda t: t[:50])
+def test_other_footnotes_never_make_a_sale_sell_to_cover(text: str) -> None:
+    """Guards against discretionary or plan sales hidden as tax-driven ones."""
+    assert not is_sell_to_cover("S", [text]), text
+
+
+@pytest.mark.parametrize("code", ["F", "A", "M", "P", "G", None])
+def test_only_s_rows_can_be_sell_to_cover(code: str | None) -> None:
+    """Guards against F (shares withheld by the issuer) being reported as a market sale."""
+    assert not is_sell_to_cover(code, [SELL_TO_COVER[0]])
+
+
+def test_the_sample_filings_sell_to_cover_footnotes_are_recognised() -> None:
+    """Guards against the classifier drifting away from the wording of the bundled filings."""
+    texts = []
+    for path in sorted(SAMPLE_DATA.rglob("*.txt")):
+        texts += re.findall(r'<footnote id="F\d+">(.*?)</footnote>', path.read_text(), re.S)
+    positives = [t for t in texts if is_sell_to_cover("S", [t])]
+    assert positives and all("tax withholding" in t for t in positives)
+    assert any("does not represent a discretionary trade" in t for t in positives)
+
+
+def test_corpus_footnotes_contain_no_sell_to_cover(corpus: Path) -> None:
+    """Guards against false positives on real weighted-average and plan footnotes."""
+    texts: list[str] = []
+    for path in [*corpus.glob("txt/*.txt"), *corpus.glob("feed/*.nc"), *corpus.glob("xml/*.xml")]:
+        texts += re.findall(r'<footnote id="F\d+">(.*?)</footnote>', path.read_text(), re.S)
+    assert len(texts) > 20
+    assert [t for t in texts if is_sell_to_cover("S", [t])] == []
+
+
+@pytest.mark.parametrize(
+    ("texts", "box", "mentioned", "code", "expected"),
+    [
+        (
+            ["Effected pursuant to a Rule 10b5-1 trading plan adopted on May 1, 2025."],
+            None,
+            True,
+            "S",
+            True,
+        ),
+        (["Made under a 10b5\u20111 plan."], False, True, "S", True),
+        (["Pursuant to a trading plan under Rule 10b5-1(c)."], None, True, "P", True),
+        (
+            ["This sale was not made pursuant to a Rule 10b5-1 trading plan."],
+            None,
+            False,
+            "S",
+            False,
+        ),
+        (["Weighted average price."], True, False, "S", True),  # box checked, no plan footnote
+        (["Weighted average price."], True, False, "A", False),  # the box covers P/S only
+        (["Weighted average price."], True, True, "S", False),  # other rows name the plan
+        ([], None, False, "S", False),
+    ],
+)
+def test_rule_10b5_1_comes_from_footnotes_or_the_checkbox(
+    texts: list[str], box: bool | None, mentioned: bool, code: str, expected: bool
+) -> None:
+    """Guards against plan trades reported as discretionary (or the reverse)."""
+    assert is_10b5_1(code, texts, box, mentioned) is expected
+
+
+def test_plan_mentions_are_found_in_real_apple_footnotes(corpus: Path) -> None:
+    """Guards against the pre-checkbox (2022) per-transaction plan footnotes being missed."""
+    text = (corpus / "txt/0000320193-22-000061.txt").read_text()
+    notes = re.findall(r'<footnote id="F\d+">(.*?)</footnote>', text, re.S)
+    assert mentions_10b5_1(notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("at prices ranging from $1.75 to $1.86, inclusive", ("1.75", "1.86")),
+        (
+            "executed in multiple trades at prices ranging from $159.42 to $160.41;",
+            ("159.42", "160.41"),
+        ),
+        ("prices ranging from $66.8350 to $66.9800 inclusive", ("66.8350", "66.9800")),
+        ("at prices ranging from $1.75 - $1.86", ("1.75", "1.86")),
+        ("sold at prices between $10.00 and $10.50", ("10.00", "10.50")),
+        ("from a low of $1,234.50 to a high of $1,240", ("1234.50", "1240")),
+        ("prices ranging from 12.10 to 11.90", ("11.90", "12.10")),  # reversed
+        ("The price reported is a weighted average price.", None),
+        ("ranging from $1.00 to $2.00 (first lot) and ranging from $3.00 to $4.00", None),
+    ],
+)
+def test_price_ranges_are_read_from_weighted_average_footnotes(
+    text: str, expected: tuple[str, str] | None
+) -> None:
+    """Guards against missing or wrong low/high prices (or guessing between two ranges)."""
+    result = price_range([text])
+    assert result == (tuple(Decimal(x) for x in expected) if expected else None)
+
+
+@pytest.mark.parametrize(
+    ("title", "texts", "kind"),
+    [
+        ("Stock Option (Right to Buy)", [], "option"),
+        ("Employee Stock Option", [], "option"),
+        ("Non-Qualified Stock Option (right to buy)", [], "option"),
+        ("Restricted Stock Units", [], "rsu"),
+        ("RSU", [], "rsu"),
+        ("Restricted Share Units", [], "rsu"),
+        ("Performance Stock Units", [], "psu"),
+        ("Performance-based Restricted Stock Units", [], "psu"),
+        ("PSUs", [], "psu"),
+        ("Warrants (right to buy)", [], "warrant"),
+        ("Series E Preferred Stock", [], "convertible"),
+        ("Convertible Senior Notes", [], "convertible"),
+        ("Class B Common Stock", [], "convertible"),
+        (
+            "Units",
+            ["Each restricted stock unit represents a contingent right to receive one share."],
+            "rsu",
+        ),
+        ("Stock Appreciation Rights", [], "other"),
+        (None, [], "other"),
+    ],
+)
+def test_derivative_kinds_come_from_the_title_then_the_footnotes(
+    title: str | None, texts: list[str], kind: str
+) -> None:
+    """Guards against RSU grants counted as options (or PSUs as RSUs) in award totals."""
+    assert security_kind(title, texts) == kind
