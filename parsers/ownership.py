@@ -186,7 +186,11 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         value = as_decimal(value_of(r.amounts.get("transactionTotalValue")))
     ids, links = _links(row)
     texts = ctx.texts(ids)
-    price_notes = [ctx.notes[x.footnote_id] for x in links if x.field == "price_per_share"]
+    price_notes = [
+        ctx.notes[x.footnote_id]
+        for x in links
+        if x.field == "price_per_share" and x.footnote_id in ctx.notes
+    ]
     low_high = price_range(price_notes or texts)
     position = _position(r)
     return Transaction(
