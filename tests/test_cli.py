@@ -202,3 +202,33 @@ def test_form4_demo_runs_offline_and_is_idempotent(env: dict[str, str], tmp_path
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM transactions").fetchone() == before
     con.close()
+
+
+def test_a_second_ingest_on_a_busy_warehouse_exits_with_a_clear_message(
+    server: FaultyEdgar, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Guards against two writers corrupting one DuckDB file (or a traceback instead)."""
+    db = tmp_path / "busy.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,sys; c=duckdb.connect({str(db)!r}); print('ready', flush=True); "
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        env["SEC_USER_AGENT"] = "Acme Research ops@acme.example"
+        args = ["ingest", "--date", DAY.isoformat(), "--db", str(db)]
+        result = run([*args, "--edgar-url", server.base_url], env, tmp_path)
+        assert_one_line_error(result, 1, "in use by another form4 process")
+        assert server.requests == []  # nothing fetched for a warehouse it cannot write
+    finally:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()
