@@ -115,6 +115,10 @@ class BlockGate:
             self.trips += 1
             return self._until
 
+    def is_open(self) -> bool:
+        with self._lock:
+            return self._clock() >= self._until
+
     def wait(self) -> None:
         """Return once the gate is open (immediately when it is)."""
         while True:
@@ -196,8 +200,11 @@ class PoliteTransport(httpx.BaseTransport):
             return self.policy.backoff(attempt, self._rng)
 
     def _send_once(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
-        self.gate.wait()
-        self.limiter.acquire()
+        while True:
+            self.gate.wait()
+            self.limiter.acquire()  # may sleep: EDGAR may have blocked us meanwhile
+            if self.gate.is_open():
+                break
         response = self.inner.handle_request(request)
         try:
             stream = response.stream

@@ -224,3 +224,33 @@ def test_the_client_factory_declares_the_user_agent_and_follows_redirects() -> N
         assert client.get("/old").content == b"ok"
     assert [r.url.path for r in seen] == ["/old", "/new"]
     assert all(r.headers["User-Agent"] == "Acme Research ops@acme.example" for r in seen)
+
+
+def test_a_request_that_waited_for_a_rate_slot_rechecks_the_block_gate() -> None:
+    """Guards against a request sent during a block because it was queued in the limiter."""
+    clock = FakeClock()
+    gate = BlockGate(600, clock=clock.now, sleep=clock.sleep)
+    sent: list[float] = []
+
+    class TrippingLimiter(RateLimiter):
+        def acquire(self) -> float:
+            granted = super().acquire()
+            if not sent and gate.trips == 0:
+                gate.trip()  # a block arrives for another worker while this one waits
+            return granted
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(clock.now())
+        return httpx.Response(200, content=b"ok")
+
+    transport = PoliteTransport(
+        httpx.MockTransport(handler),
+        limiter=TrippingLimiter(10, clock=clock.now, sleep=clock.sleep),
+        gate=gate,
+        policy=RetryPolicy(),
+        sleep=clock.sleep,
+    )
+    start = clock.now()
+    with httpx.Client(transport=transport, base_url="https://edgar.test") as client:
+        assert client.get("/x").content == b"ok"
+    assert sent and sent[0] - start >= 600
