@@ -1,4 +1,5 @@
-"""The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``sql`` and ``demo``.
+"""The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``report``, ``sql``,
+``demo``.
 
 Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow or a
 warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
@@ -17,6 +18,7 @@ from datetime import date
 from typing import NoReturn, TextIO
 
 from flows.config import Settings, parse_date, parse_forms
+from flows.output import open_read_only
 from parsers.errors import ConfigError, Form4Error
 
 __all__ = ["main"]
@@ -118,6 +120,24 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.add_argument("--to", type=_date_arg, help="last index day, YYYY-MM-DD")
     reprocess.add_argument("--rejects", action="store_true", help="only the current rejects")
     _db_option(reprocess)
+
+    report = sub.add_parser(
+        "report",
+        help="insider activity of one issuer over a period (who sold, bought, was granted what)",
+        description=(
+            "Per insider and in total: shares sold (sell-to-cover vs discretionary), tax "
+            "withheld, bought, options/RSUs/other awarded, exercised, with the accession "
+            "numbers behind each figure, and a plain-English summary. The period is the "
+            "filing date."
+        ),
+    )
+    report.add_argument("--issuer", required=True, help="ticker (e.g. NWTX) or CIK")
+    report.add_argument("--date", type=_date_arg, required=True, help="first filing day")
+    report.add_argument("--to", type=_date_arg, help="last filing day (default: --date)")
+    report.add_argument(
+        "--format", choices=("text", "md", "json"), default="text", help="output format"
+    )
+    _db_option(report)
 
     sql = sub.add_parser("sql", help="run a SQL query against the warehouse and print the result")
     sql.add_argument("query", help="SQL text")
@@ -234,6 +254,26 @@ def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from warehouse.insider_report import (
+        build_report,
+        render_json,
+        render_markdown,
+        render_text,
+    )
+
+    _check_range(args.date, args.to)
+    settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
+    con = open_read_only(settings.db_path)
+    try:
+        report = build_report(con, args.issuer, args.date, args.to or args.date)
+    finally:
+        con.close()
+    render = {"text": render_text, "md": render_markdown, "json": render_json}[args.format]
+    out.write(render(report))
+    return 0
+
+
 def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
     from flows.output import run_sql
 
@@ -256,6 +296,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         "ingest": _cmd_ingest,
         "backfill": _cmd_backfill,
         "reprocess": _cmd_reprocess,
+        "report": _cmd_report,
         "sql": _cmd_sql,
         "demo": _cmd_demo,
     }

@@ -17,7 +17,7 @@ from flows.config import Settings
 from flows.ingest_flow import BackfillSummary, IngestSummary
 from parsers.errors import ConfigError, LoadError
 
-__all__ = ["print_backfill_summary", "print_ingest_summary", "run_sql"]
+__all__ = ["open_read_only", "print_backfill_summary", "print_ingest_summary", "run_sql"]
 
 
 def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO) -> None:
@@ -79,14 +79,19 @@ def print_backfill_summary(summary: BackfillSummary, settings: Settings, out: Te
         out.write(f"  rejected {reason}\n")
 
 
-def run_sql(db_path: Path, query: str, fmt: str, out: TextIO) -> None:
-    """Run one read-only query and print its result."""
+def open_read_only(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection, or a one-line error saying why there is none."""
     if not db_path.is_file():
         raise ConfigError(f"no warehouse at {db_path}; run 'form4 ingest' first or pass --db")
     try:
-        con = duckdb.connect(str(db_path), read_only=True)
+        return duckdb.connect(str(db_path), read_only=True)
     except duckdb.Error as exc:
         raise LoadError(f"cannot open {db_path}: {str(exc).splitlines()[0]}") from None
+
+
+def run_sql(db_path: Path, query: str, fmt: str, out: TextIO) -> None:
+    """Run one read-only query and print its result."""
+    con = open_read_only(db_path)
     try:
         try:
             relation = con.sql(query)

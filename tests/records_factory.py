@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -98,5 +99,76 @@ def filing(accession: str = "0002900001-26-000011", *, transactions: int = 2) ->
     )
     header = SubmissionHeader(
         accession, "4", date(2026, 2, 3), datetime(2026, 2, 3, 16, 5, 1), date(2026, 2, 2)
+    )
+    return ParsedFiling(header, document)
+
+
+def owner(
+    cik: str,
+    name: str,
+    *,
+    title: str | None = None,
+    director: bool = False,
+    ten_percent: bool = False,
+) -> ReportingOwner:
+    return ReportingOwner(cik, name, director, title is not None, ten_percent, False, title, None)
+
+
+def row(
+    line_no: int,
+    code: str,
+    shares: str,
+    price: str | None = None,
+    *,
+    derivative: bool = False,
+    kind: str | None = None,
+    on: date | None = None,
+    cover: bool = False,
+    plan: bool = False,
+    after: str | None = None,
+) -> Transaction:
+    """A transaction row with the normalisation fields set directly."""
+    base = transaction(line_no, code=code, shares=shares, price=price, is_derivative=derivative)
+    disposed = code in ("S", "F", "D", "G") or (code in ("M", "X", "O") and derivative)
+    qty = Decimal(shares)
+    return replace(
+        base,
+        transaction_date=on or date(2026, 2, 2),
+        acquired_disposed="D" if disposed else "A",
+        shares_delta=-qty if disposed else qty,
+        security_kind=kind,
+        is_sell_to_cover=cover,
+        is_10b5_1=plan,
+        shares_owned_after=Decimal(after) if after else None,
+        footnote_ids=(),
+        field_footnotes=(),
+    )
+
+
+def make_filing(
+    accession: str,
+    *,
+    issuer: tuple[str, str, str] = ("0002900001", "NWTX", "Northwind Therapeutics Inc"),
+    owners: tuple[ReportingOwner, ...],
+    rows: tuple[Transaction, ...],
+    filed: date = date(2026, 2, 2),
+    form_type: str = "4",
+    original: date | None = None,
+) -> ParsedFiling:
+    cik, ticker, name = issuer
+    base = filing(accession)
+    document = replace(
+        base.document,
+        document_type=form_type,
+        issuer=Issuer(cik, name, ticker),
+        reporting_owners=owners,
+        transactions=rows,
+        holdings=(),
+        footnotes=(),
+        date_of_original_submission=original,
+        period_of_report=filed,
+    )
+    header = SubmissionHeader(
+        accession, form_type, filed, datetime(filed.year, filed.month, filed.day, 17), filed
     )
     return ParsedFiling(header, document)

@@ -74,3 +74,20 @@ def test_every_view_is_documented() -> None:
     views = README.split("### Views", 1)[1].split("\n## ", 1)[0]
     for name, (doc, _) in VIEWS.items():
         assert f"| `{name}` | {doc} |" in views, name
+
+
+def test_every_analyst_view_and_its_columns_are_documented(tmp_path: Path) -> None:
+    """Guards against a view's columns changing without the README following."""
+    from warehouse.db import Warehouse
+    from warehouse.views import ANALYST_VIEWS
+
+    section = README.split("### Analyst views", 1)[1].split("\n## ", 1)[0]
+    with Warehouse(tmp_path / "d.duckdb") as wh:
+        for name in ANALYST_VIEWS:
+            body = section.split(f"#### `{name}`", 1)[1].split("####", 1)[0]
+            documented = [
+                (name_, type_.rstrip(",."))
+                for name_, type_ in re.findall(r"`([a-z0-9_]+)` ([^\s`]+)", body)
+            ]
+            actual = [(r[0], r[1]) for r in wh.con.execute(f"DESCRIBE {name}").fetchall()]
+            assert documented == actual, name

@@ -23,6 +23,7 @@ from parsers.errors import LoadError
 from parsers.records import ParsedFiling
 from warehouse.rows import filings_to_arrow
 from warehouse.schema import DATA_TABLES, arrow_schema, create_all
+from warehouse.views import create_views
 
 __all__ = ["FailedFetch", "RawDocument", "Reject", "Warehouse", "utcnow"]
 
@@ -117,6 +118,7 @@ class Warehouse:
             raise LoadError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
         if not read_only:
             create_all(self.con)
+            create_views(self.con)
 
     def close(self) -> None:
         self.con.close()

@@ -1,0 +1,157 @@
+"""``form4 report``: the insider picture of an issuer's day, from crafted filings and the demo."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from tests.records_factory import make_filing, owner, row
+from warehouse.db import Warehouse
+from warehouse.insider_report import build_report, render_markdown, render_text, summary_paragraph
+
+DAY = date(2026, 2, 2)
+CEO = owner("0000000101", "Lindqvist Maren", title="CEO")
+CFO = owner("0000000102", "Okafor Daniel", title="CFO")
+GC = owner("0000000103", "Reyes Priya", title="General Counsel")
+EVP = owner("0000000104", "Moreau Lucien", title="EVP R&D")
+DIR = owner("0000000105", "Sorensen Ingrid", director=True)
+
+
+def tax_sale_and_grants(n: int, who: object, sold: str, options: str, rsus: str) -> object:
+    return make_filing(
+        f"0002900001-26-{n:06d}",
+        owners=(who,),  # type: ignore[arg-type]
+        rows=(
+            row(1, "S", sold, "1.80", cover=True, after="100000"),
+            row(1, "A", options, "0", derivative=True, kind="option"),
+            row(2, "A", rsus, "0", derivative=True, kind="rsu"),
+        ),
+    )
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "report.duckdb"
+    with Warehouse(path) as wh:
+        wh.load_batch(
+            [
+                tax_sale_and_grants(11, CEO, "95269", "1387931", "392586"),  # type: ignore[list-item]
+                tax_sale_and_grants(12, CFO, "31756", "462644", "130862"),  # type: ignore[list-item]
+                tax_sale_and_grants(13, GC, "23817", "346983", "98147"),  # type: ignore[list-item]
+                # the EVP's original filing, then a 4/A correcting its sale: only the 4/A counts
+                make_filing(
+                    "0002900001-26-000014",
+                    owners=(EVP,),
+                    rows=(row(1, "S", "5000", "1.90", plan=True), row(2, "F", "800", "1.85")),
+                ),
+                make_filing(
+                    "0002900001-26-000015",
+                    owners=(EVP,),
+                    rows=(row(1, "S", "4000", "1.90", plan=True), row(2, "F", "800", "1.85")),
+                    form_type="4/A",
+                    original=DAY,
+                ),
+                make_filing(
+                    "0002900001-26-000016",
+                    owners=(DIR,),
+                    rows=(row(1, "P", "50000", "1.84", after="162500"),),
+                ),
+                # another day: outside the period
+                make_filing(
+                    "0002900001-26-000017",
+                    owners=(DIR,),
+                    rows=(row(1, "P", "7", "1.84"),),
+                    filed=DAY + timedelta(days=1),
+                ),
+            ]
+        )
+    yield path
+
+
+def test_the_report_gives_each_insider_figures_by_motive_and_kind(db: Path) -> None:
+    """Guards against mixing tax sales with discretionary ones, or options with RSUs."""
+    with Warehouse(db) as wh:
+        report = build_report(wh.con, "nwtx", DAY, DAY)
+    people = {p.owner_name: p for p in report.insiders}
+    assert set(people) == {
+        "Lindqvist Maren", "Okafor Daniel", "Reyes Priya", "Moreau Lucien", "Sorensen Ingrid"
+    }  # fmt: skip
+    ceo = people["Lindqvist Maren"]
+    assert ceo.roles == ("CEO",)
+    assert ceo.figures["sell_to_cover_shares"] == Decimal("95269")
+    assert ceo.figures["discretionary_sold_shares"] is None
+    assert ceo.figures["sold_avg_price"] == Decimal("1.8000")
+    assert (ceo.figures["options_awarded"], ceo.figures["rsus_awarded"]) == (
+        Decimal("1387931"), Decimal("392586")
+    )  # fmt: skip
+    assert ceo.shares_owned_after == Decimal("100000")
+    assert ceo.accessions["sell_to_cover_shares"] == ("0002900001-26-000011",)
+    evp = people["Moreau Lucien"]
+    assert evp.figures["discretionary_sold_shares"] == Decimal("4000")  # the 4/A, not 5000
+    assert evp.figures["tax_withheld_shares"] == Decimal("800")
+    assert evp.accessions["tax_withheld_shares"] == ("0002900001-26-000015",)
+    assert evp.sold_under_10b5_1
+    assert people["Sorensen Ingrid"].figures["bought_shares"] == Decimal("50000")  # not the 7
+    totals = report.totals
+    assert totals["sold_shares"] == Decimal("95269") + 31756 + 23817 + 4000
+    assert totals["sell_to_cover_shares"] == Decimal("150842")
+    assert totals["tax_withheld_shares"] == Decimal("800")
+
+
+def test_the_summary_reads_like_the_headline_an_analyst_writes(db: Path) -> None:
+    """Guards against a summary that hides who sold to cover taxes and what was granted."""
+    with Warehouse(db) as wh:
+        text = summary_paragraph(build_report(wh.con, "0002900001", DAY, DAY))
+    assert text.startswith("On 2026-02-02 at Northwind Therapeutics Inc (NWTX): ")
+    assert (
+        "Maren Lindqvist (CEO) sold 95,269 shares at $1.80 to cover taxes on vested awards "
+        "while receiving 1,387,931 options and 392,586 RSUs; Daniel Okafor (CFO) and "
+        "Priya Reyes (General Counsel) did the same" in text
+    )
+    assert "Lucien Moreau (EVP R&D) sold 4,000 shares at $1.90 under a Rule 10b5-1 plan" in text
+    assert "Ingrid Sorensen (Director) bought 50,000 shares" in text
+
+
+def test_text_markdown_and_json_outputs_carry_the_same_figures(db: Path) -> None:
+    """Guards against one output format drifting from the others."""
+    with Warehouse(db) as wh:
+        report = build_report(wh.con, "NWTX", DAY, DAY)
+    text, md = render_text(report), render_markdown(report)
+    assert "95,269" in text and "95,269" in md and "| TOTAL |" in md
+    assert "0002900001-26-000015" in text and "0002900001-26-000014" not in text
+
+
+def test_form4_report_json_has_the_documented_shape(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Guards against the JSON contract (issuer, period, insiders, totals, summary) breaking."""
+    args = ["report", "--issuer", "NWTX", "--date", "2026-02-02", "--format", "json"]
+    assert main([*args, "--db", str(db)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"issuer", "period", "insiders", "totals", "summary"}
+    assert doc["period"] == {"start": "2026-02-02", "end": "2026-02-02"}
+    ceo = next(p for p in doc["insiders"] if p["owner_cik"] == "0000000101")
+    assert ceo["sell_to_cover_shares"] == "95269" and ceo["sold_avg_price"] == "1.8"
+    assert doc["totals"]["rsus_awarded"] == "621595"
+
+
+def test_an_unknown_issuer_or_an_empty_period_is_an_empty_report_not_an_error(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Guards against a traceback (or a non-zero exit) for a question with no answer."""
+    assert main(["report", "--issuer", "ZZZZ", "--date", "2026-02-02", "--db", str(db)]) == 0
+    assert "No filings in the warehouse for issuer 'ZZZZ'" in capsys.readouterr().out
+    args = ["report", "--issuer", "NWTX", "--date", "2026-03-02", "--format", "json"]
+    assert main([*args, "--db", str(db)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["insiders"] == [] and "no insider filings" in doc["summary"]
+    with pytest.raises(SystemExit) as bad_date:
+        main(["report", "--issuer", "NWTX", "--date", "2026-02-30", "--db", str(db)])
+    assert bad_date.value.code == 2
+    assert capsys.readouterr().err.startswith("form4: error: argument --date: invalid date")
