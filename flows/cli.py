@@ -1,5 +1,5 @@
-"""The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``report``, ``sql``,
-``demo``.
+"""The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``report``, ``export``,
+``sql`` and ``demo``.
 
 Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow or a
 warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
@@ -139,6 +139,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _db_option(report)
 
+    export = sub.add_parser(
+        "export",
+        help="write the warehouse as Hive-partitioned Parquet (filing_year=/filing_month=)",
+        description=(
+            "Writes every data table (and rejects without their raw bytes) under DIR, one file "
+            "per table and filing month; only months changed since the last export to DIR are "
+            "rewritten, each atomically. --from/--to limit it to the months they overlap."
+        ),
+    )
+    export.add_argument("--parquet", required=True, metavar="DIR", help="target directory")
+    export.add_argument("--from", dest="start", type=_date_arg, help="first filing day")
+    export.add_argument("--to", dest="end", type=_date_arg, help="last filing day")
+    _db_option(export)
+
     sql = sub.add_parser("sql", help="run a SQL query against the warehouse and print the result")
     sql.add_argument("query", help="SQL text")
     _db_option(sql)
@@ -274,6 +288,29 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from warehouse.db import Warehouse
+    from warehouse.parquet import export_parquet
+
+    if args.start is not None and args.end is not None and args.end < args.start:
+        raise ConfigError(f"--to {args.end} is before --from {args.start}")
+    settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
+    if not settings.db_path.is_file():
+        raise ConfigError(
+            f"no warehouse at {settings.db_path}; run 'form4 ingest' first or pass --db"
+        )
+    with Warehouse(settings.db_path) as warehouse:
+        result = export_parquet(warehouse.con, args.parquet, start=args.start, end=args.end)
+    out.write(
+        f"form4: exported to {result.target}: {len(result.written)} partitions written "
+        f"({result.rows_written} rows), {result.unchanged} unchanged, "
+        f"{len(result.removed)} removed\n"
+    )
+    for w in result.written:
+        out.write(f"  {w.table} {w.filing_year}-{w.filing_month:02d}: {w.rows} rows\n")
+    return 0
+
+
 def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
     from flows.output import run_sql
 
@@ -297,6 +334,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         "backfill": _cmd_backfill,
         "reprocess": _cmd_reprocess,
         "report": _cmd_report,
+        "export": _cmd_export,
         "sql": _cmd_sql,
         "demo": _cmd_demo,
     }

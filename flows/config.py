@@ -108,6 +108,7 @@ class Settings:
     user_agent: str
     db_path: Path = Path("form4.duckdb")
     raw_dir: Path | None = None  # default: "<db stem>.raw" beside the database
+    parquet_dir: Path | None = None  # when set, the nightly flow exports Parquet here
     edgar_url: str = DEFAULT_EDGAR_URL
     data_url: str = DEFAULT_DATA_URL
     forms: tuple[str, ...] = DEFAULT_FORMS
@@ -149,10 +150,12 @@ class Settings:
         data = _url(data_url or env.get("FORM4_DATA_URL") or DEFAULT_DATA_URL, "data.sec.gov")
         db = Path(db_path or env.get("FORM4_DB") or "form4.duckdb")
         raw_env = env.get("FORM4_RAW_DIR")
+        parquet_env = env.get("FORM4_PARQUET_DIR")
         return cls(
             user_agent=ua,
             db_path=db,
             raw_dir=Path(raw_env) if raw_env else None,
+            parquet_dir=Path(parquet_env) if parquet_env else None,
             edgar_url=url,
             data_url=data,
             forms=forms if forms is not None else DEFAULT_FORMS,

@@ -15,8 +15,9 @@ from typing import TextIO
 
 from flows.config import Settings
 from flows.mirror import EdgarMirror, max_requests_in_any_window
-from flows.output import print_ingest_summary, run_sql
+from flows.output import open_read_only, print_ingest_summary, run_sql
 from parsers.errors import Form4Error
+from warehouse.insider_report import build_report, render_text
 
 __all__ = ["DEMO_END", "DEMO_START", "SAMPLE_DATA", "run_demo"]
 
@@ -63,4 +64,10 @@ def run_demo(db: str, env: Mapping[str, str], out: TextIO) -> None:
         f"(limit {settings.max_rps:g}/s)\n\n"
     )
     run_sql(settings.db_path, _DEMO_QUERY, "table", out)
+    out.write(f"\n$ form4 report --issuer NWTX --date {DEMO_START} --db {settings.db_path}\n")
+    con = open_read_only(settings.db_path)
+    try:
+        out.write(render_text(build_report(con, "NWTX", DEMO_START, DEMO_START)))
+    finally:
+        con.close()
     out.write(f'\nQuery it yourself: form4 sql --db {settings.db_path} "select * from filings"\n')

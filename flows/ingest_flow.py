@@ -150,6 +150,32 @@ def retry_failed_task(
     return retry_failed(settings=settings, client=client, warehouse=warehouse, raw=raw)
 
 
+@task(name="publish", cache_policy=NONE)
+def publish_task(settings: Settings, days: list[date]) -> None:
+    """After a successful load: the Parquet export (when configured) and the highlights."""
+    from prefect.artifacts import create_markdown_artifact
+
+    from flows.highlights import highlights_markdown
+    from warehouse.parquet import export_parquet
+
+    logger = get_run_logger()
+    with Warehouse(settings.db_path) as warehouse:
+        if settings.parquet_dir is not None:
+            result = export_parquet(warehouse.con, settings.parquet_dir)
+            logger.info(
+                "Parquet export to %s: %d partitions written, %d unchanged",
+                result.target,
+                len(result.written),
+                result.unchanged,
+            )
+        for day in days:
+            create_markdown_artifact(
+                markdown=highlights_markdown(warehouse.con, day),
+                key=f"form4-highlights-{day:%Y-%m-%d}",
+                description=f"form4: insider activity filed on {day}",
+            )
+
+
 @flow(name="form4-ingest", log_prints=False)
 def ingest(
     start: date | None = None,
@@ -182,6 +208,11 @@ def ingest(
         return Failed(message=str(exc))
     if summary.error is not None:
         return Failed(message=summary.error)
+    loaded_days = [d.day for d in summary.days if d.index_entries]
+    try:
+        publish_task(settings, loaded_days)
+    except Form4Error as exc:
+        return Failed(message=f"loaded, but the export or highlights failed: {exc}")
     return summary
 
 

@@ -69,6 +69,7 @@ def test_form4_ingest_loads_a_day_and_a_rerun_changes_nothing(
 ) -> None:
     """Guards against the Prefect-wrapped command diverging from the tested functions."""
     env["SEC_USER_AGENT"] = "Acme Research ops@acme.example"
+    env["FORM4_PARQUET_DIR"] = str(tmp_path / "parquet")
     db = tmp_path / "cli.duckdb"
     args = ["ingest", "--date", DAY.isoformat(), "--db", str(db), "--edgar-url", server.base_url]
     first = run(args, env, tmp_path)
@@ -82,6 +83,11 @@ def test_form4_ingest_loads_a_day_and_a_rerun_changes_nothing(
     }
     con.close()
     assert counts["filings"] == (len(expected),)
+    exported = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{tmp_path}/parquet/transactions/**/*.parquet', "
+        "hive_partitioning = true)"
+    ).fetchall()
+    assert exported == [counts["transactions"]]  # the nightly export ran after the load
     requests_before = len(server.requests)
 
     second = run(args, env, tmp_path)
@@ -193,6 +199,7 @@ def test_form4_demo_runs_offline_and_is_idempotent(env: dict[str, str], tmp_path
     first = run(["demo"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "rejected" in first.stdout and "NWTX" in first.stdout
+    assert "to cover taxes on vested awards" in first.stdout  # the report's summary
     db = tmp_path / "form4-demo.duckdb"
     con = duckdb.connect(str(db), read_only=True)
     before = con.execute("SELECT count(*) FROM transactions").fetchone()

@@ -36,12 +36,14 @@ __all__ = [
 
 FIGURE_NAMES = tuple(FIGURES)
 _CODES_OF: dict[str, str] = {
-    "sold_shares": "transaction_code = 'S'",
-    "sold_avg_price": "transaction_code = 'S'",
-    "sell_to_cover_shares": "transaction_code = 'S' AND is_sell_to_cover",
-    "discretionary_sold_shares": "transaction_code = 'S' AND NOT coalesce(is_sell_to_cover, false)",
-    "tax_withheld_shares": "transaction_code = 'F'",
-    "bought_shares": "transaction_code = 'P'",
+    "sold_shares": "transaction_code = 'S' AND NOT is_derivative",
+    "sold_avg_price": "transaction_code = 'S' AND NOT is_derivative",
+    "sell_to_cover_shares": "transaction_code = 'S' AND NOT is_derivative AND is_sell_to_cover",
+    "discretionary_sold_shares": (
+        "transaction_code = 'S' AND NOT is_derivative AND NOT coalesce(is_sell_to_cover, false)"
+    ),
+    "tax_withheld_shares": "transaction_code = 'F' AND NOT is_derivative",
+    "bought_shares": "transaction_code = 'P' AND NOT is_derivative",
     "options_awarded": "transaction_code = 'A' AND security_kind = 'option'",
     "rsus_awarded": "transaction_code = 'A' AND security_kind IN ('rsu', 'psu')",
     "other_awarded": (
@@ -149,7 +151,7 @@ def build_report(
             any_value(other_text),
             arg_max(shares_owned_after, (transaction_date, accepted_at, line_no))
                 FILTER (WHERE NOT is_derivative AND shares_owned_after IS NOT NULL),
-            bool_and(is_10b5_1) FILTER (WHERE transaction_code = 'S'
+            bool_and(is_10b5_1) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative
                 AND NOT coalesce(is_sell_to_cover, false)),
             count(*), {figures_sql}, {accession_sql}
         FROM insider_trades WHERE {period}

@@ -219,6 +219,16 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("failed", "INTEGER", "filings that could not be fetched (retried next run)"),
         _c("updated_at", "TIMESTAMP", "last run over this day, UTC"),
     ),
+    "parquet_exports": (
+        _c("target", "VARCHAR", "absolute path of the export directory (key with the next 3)"),
+        _c("table_name", "VARCHAR", "table exported"),
+        _c("filing_year", "INTEGER", "partition: year of the filing date (0 when unknown)"),
+        _c("filing_month", "INTEGER", "partition: month of the filing date (0 when unknown)"),
+        _c("exported_at", "TIMESTAMP", "when the partition file was last written, UTC"),
+        _c("max_loaded_at", "TIMESTAMP", "newest filings.loaded_at among the rows written"),
+        _c("rows", "BIGINT", "rows written"),
+        _c("checksum", "UBIGINT", "order-independent hash of the rows written"),
+    ),
     "failed_accessions": (
         _c("accession_number", "VARCHAR", "filing (key)"),
         _c("day", "DATE", "index date it was listed in"),
@@ -241,7 +251,13 @@ DATA_TABLES = (
     "holding_footnotes",
     "owner_signatures",
 )
-STATE_TABLES = ("rejects", "raw_documents", "ingest_days", "failed_accessions")
+STATE_TABLES = (
+    "rejects",
+    "raw_documents",
+    "ingest_days",
+    "failed_accessions",
+    "parquet_exports",
+)
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
@@ -250,6 +266,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "BOOLEAN": pa.bool_(),
     "INTEGER": pa.int32(),
     "BIGINT": pa.int64(),
+    "UBIGINT": pa.uint64(),
     "BLOB": pa.binary(),
     DECIMAL: pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
     "VARCHAR[]": pa.list_(pa.string()),

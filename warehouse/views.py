@@ -5,10 +5,13 @@ amended filing is never counted twice. ``insider_trades`` has one row per transa
 reporting owner* (a fund and its manager filing together both appear); ``issuer_daily`` counts
 each transaction once. Figures follow one rulebook, shared with ``warehouse.report``:
 
-- sold: code S; sell-to-cover: S with ``is_sell_to_cover``; discretionary: the other S rows;
-- tax withheld: code F (shares withheld by the issuer, not sold);
-- bought: code P; options awarded: A rows of kind ``option``; RSUs awarded: A rows of kind
-  ``rsu`` or ``psu``; other awarded: every other A row (stock awards in Table I included);
+- sold: code S in Table I; sell-to-cover: those with ``is_sell_to_cover``; discretionary: the
+  other Table I S rows (10b5-1 plan sales included);
+- tax withheld: code F in Table I (shares withheld by the issuer, not sold);
+- bought: code P in Table I (Table II purchases and sales are of derivative units, not
+  shares, and stay out of these sums);
+- options awarded: A rows of kind ``option``; RSUs awarded: A rows of kind ``rsu`` or
+  ``psu``; other awarded: every other A row (stock awards in Table I included);
 - exercised: M, X and O rows in Table II (the derivative leg only, so a cashless exercise is
   not counted twice);
 - average sale price: share-weighted over S rows that have a price.
@@ -27,21 +30,25 @@ __all__ = ["ANALYST_VIEWS", "FIGURES", "create_views"]
 # transactions join (columns transaction_code, shares, value, price_per_share, security_kind,
 # is_sell_to_cover, is_derivative).
 FIGURES: dict[str, str] = {
-    "sold_shares": "sum(shares) FILTER (WHERE transaction_code = 'S')",
+    "sold_shares": "sum(shares) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative)",
     "sold_avg_price": (
-        "CAST(sum(value) FILTER (WHERE transaction_code = 'S' AND price_per_share IS NOT NULL)"
-        " / nullif(sum(shares) FILTER (WHERE transaction_code = 'S'"
+        "CAST(sum(value) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative"
+        " AND price_per_share IS NOT NULL)"
+        " / nullif(sum(shares) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative"
         " AND price_per_share IS NOT NULL), 0) AS DECIMAL(38, 4))"
     ),
     "sell_to_cover_shares": (
-        "sum(shares) FILTER (WHERE transaction_code = 'S' AND is_sell_to_cover)"
+        "sum(shares) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative"
+        " AND is_sell_to_cover)"
     ),
     "discretionary_sold_shares": (
-        "sum(shares) FILTER (WHERE transaction_code = 'S'"
+        "sum(shares) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative"
         " AND NOT coalesce(is_sell_to_cover, false))"
     ),
-    "tax_withheld_shares": "sum(shares) FILTER (WHERE transaction_code = 'F')",
-    "bought_shares": "sum(shares) FILTER (WHERE transaction_code = 'P')",
+    "tax_withheld_shares": (
+        "sum(shares) FILTER (WHERE transaction_code = 'F' AND NOT is_derivative)"
+    ),
+    "bought_shares": "sum(shares) FILTER (WHERE transaction_code = 'P' AND NOT is_derivative)",
     "options_awarded": (
         "sum(shares) FILTER (WHERE transaction_code = 'A' AND security_kind = 'option')"
     ),
@@ -83,16 +90,17 @@ ANALYST_VIEWS: dict[str, tuple[str, str]] = {
         """,
     ),
     "sell_to_cover": (
-        "insider_trades rows that are sales to cover tax on vested or settled awards",
-        "SELECT * FROM insider_trades WHERE transaction_code = 'S' AND is_sell_to_cover",
+        "Table I insider_trades rows that are sales to cover tax on vested or settled awards",
+        "SELECT * FROM insider_trades "
+        "WHERE transaction_code = 'S' AND NOT is_derivative AND is_sell_to_cover",
     ),
     "open_market": (
-        "insider_trades rows of open-market purchases (P) and discretionary sales (S that are "
-        "not sell-to-cover)",
+        "Table I insider_trades rows of open-market purchases (P) and discretionary sales (S "
+        "that are not sell-to-cover)",
         """
         SELECT * FROM insider_trades
-        WHERE transaction_code = 'P'
-           OR (transaction_code = 'S' AND NOT coalesce(is_sell_to_cover, false))
+        WHERE NOT is_derivative AND (transaction_code = 'P'
+           OR (transaction_code = 'S' AND NOT coalesce(is_sell_to_cover, false)))
         """,
     ),
     "awards": (
@@ -123,8 +131,8 @@ ANALYST_VIEWS: dict[str, tuple[str, str]] = {
             any_value(people.filings) AS filings, any_value(people.insiders) AS insiders,
             count(*) AS transactions,
             {_FIGURES_SQL},
-            sum(value) FILTER (WHERE transaction_code = 'S') AS sold_value,
-            sum(value) FILTER (WHERE transaction_code = 'P') AS bought_value
+            sum(value) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative) AS sold_value,
+            sum(value) FILTER (WHERE transaction_code = 'P' AND NOT is_derivative) AS bought_value
         FROM tx LEFT JOIN people USING (issuer_cik, filing_date)
         GROUP BY tx.issuer_cik, tx.filing_date
         """,
@@ -138,7 +146,7 @@ ANALYST_VIEWS: dict[str, tuple[str, str]] = {
             SELECT DISTINCT issuer_cik, issuer_ticker, issuer_name, owner_cik, transaction_date,
                    accession_number, is_derivative, line_no, shares, value
             FROM insider_trades
-            WHERE transaction_code = 'P' AND transaction_date IS NOT NULL
+            WHERE transaction_code = 'P' AND NOT is_derivative AND transaction_date IS NOT NULL
         ),
         rows_once AS (
             SELECT DISTINCT issuer_cik, transaction_date, accession_number, is_derivative,

@@ -1,0 +1,135 @@
+"""Parquet export (warehouse.parquet): round trip through plain DuckDB, incremental rewrites,
+atomic partition swaps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.analyst_day import analyst_day
+from tests.records_factory import filing, make_filing, owner, row
+from warehouse.db import Warehouse
+from warehouse.parquet import export_parquet
+from warehouse.schema import TABLES
+
+
+@pytest.fixture
+def wh(tmp_path: Path) -> Iterator[Warehouse]:
+    warehouse = Warehouse(tmp_path / "pq.duckdb")
+    warehouse.load_batch([*analyst_day(), filing("0002900001-26-000099")])
+    yield warehouse
+    warehouse.close()
+
+
+def read(target: Path, table: str) -> list[tuple[object, ...]]:
+    columns = ", ".join(f'"{c.name}"' for c in TABLES[table] if c.name != "raw")
+    con = duckdb.connect()
+    try:
+        return sorted(
+            con.execute(
+                f"SELECT {columns} FROM read_parquet('{target}/{table}/**/*.parquet', "
+                "hive_partitioning=true)"
+            ).fetchall(),
+            key=repr,
+        )
+    finally:
+        con.close()
+
+
+def mtimes(target: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in target.rglob("*.parquet")}
+
+
+def test_plain_duckdb_reads_back_every_row_of_every_table(wh: Warehouse, tmp_path: Path) -> None:
+    """Guards against an export that loses rows, types or decimals on the way to Parquet."""
+    target = tmp_path / "lake"
+    result = export_parquet(wh.con, target)
+    assert result.written and not result.removed
+    for table in (
+        "filings",
+        "reporting_owners",
+        "transactions",
+        "holdings",
+        "footnotes",
+        "transaction_footnotes",
+        "holding_footnotes",
+        "owner_signatures",
+    ):
+        columns = ", ".join(f'"{c.name}"' for c in TABLES[table])
+        expected = sorted(wh.con.execute(f"SELECT {columns} FROM {table}").fetchall(), key=repr)
+        assert expected, table
+        assert read(target, table) == expected, table
+    con = duckdb.connect()
+    parts = con.execute(
+        f"SELECT DISTINCT filing_year, filing_month FROM read_parquet("
+        f"'{target}/transactions/**/*.parquet', hive_partitioning=true)"
+    ).fetchall()
+    con.close()
+    assert parts == [(2026, 2)]
+
+
+def test_a_second_export_without_new_loads_rewrites_nothing(wh: Warehouse, tmp_path: Path) -> None:
+    """Guards against a nightly export rewriting the whole lake every night."""
+    target = tmp_path / "lake"
+    export_parquet(wh.con, target)
+    before = mtimes(target)
+    again = export_parquet(wh.con, target)
+    assert again.written == () and again.unchanged == len(before)
+    assert mtimes(target) == before
+
+
+def test_loading_one_filing_rewrites_only_its_month(wh: Warehouse, tmp_path: Path) -> None:
+    """Guards against missed reloads, and against touching months that did not change."""
+    target = tmp_path / "lake"
+    export_parquet(wh.con, target)
+    before = mtimes(target)
+    wh.load_batch(
+        [
+            make_filing(
+                "0002900001-26-000300",
+                owners=(owner("0002900014", "Sorensen Ingrid", director=True),),
+                rows=(row(1, "P", "10", "2.00", on=date(2026, 3, 2)),),
+                filed=date(2026, 3, 3),
+            )
+        ]
+    )
+    result = export_parquet(wh.con, target)
+    assert {(w.filing_year, w.filing_month) for w in result.written} == {(2026, 3)}
+    assert {w.table for w in result.written} == {
+        "filings",
+        "reporting_owners",
+        "transactions",
+        "owner_signatures",
+    }
+    assert all(mtimes(target)[p] == t for p, t in before.items())
+    assert len(read(target, "transactions")) == wh.count("transactions")
+    # A reload of a February filing (new loaded_at) rewrites February, and only February.
+    wh.load_batch([filing("0002900001-26-000099", transactions=1)])
+    result = export_parquet(wh.con, target)
+    assert {(w.filing_year, w.filing_month) for w in result.written} == {(2026, 2)}
+    assert len(read(target, "transactions")) == wh.count("transactions")
+
+
+def test_no_temporary_file_is_left_behind_and_a_new_target_gets_everything(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    """Guards against half-written files left for readers, or state shared between targets."""
+    export_parquet(wh.con, tmp_path / "a")
+    second = export_parquet(wh.con, tmp_path / "b")
+    assert second.written and second.unchanged == 0
+    leftovers = [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
+    assert leftovers == []
+
+
+def test_a_range_exports_only_the_months_it_overlaps(wh: Warehouse, tmp_path: Path) -> None:
+    """Guards against --from/--to writing partial partitions or months outside the range."""
+    result = export_parquet(
+        wh.con, tmp_path / "lake", start=date(2026, 3, 1), end=date(2026, 3, 31)
+    )
+    assert result.written == ()
+    result = export_parquet(wh.con, tmp_path / "lake", start=date(2026, 2, 15), end=None)
+    assert {(w.filing_year, w.filing_month) for w in result.written} == {(2026, 2)}
