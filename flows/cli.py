@@ -245,10 +245,7 @@ def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
 
     _check_range(args.date, args.to)
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
-    if not settings.db_path.is_file():
-        raise ConfigError(
-            f"no warehouse at {settings.db_path}; run 'form4 ingest' first or pass --db"
-        )
+    require_warehouse(settings.db_path)
     with Warehouse(settings.db_path) as warehouse:
         result = reprocess(
             settings,
@@ -295,10 +292,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     if args.start is not None and args.end is not None and args.end < args.start:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
-    if not settings.db_path.is_file():
-        raise ConfigError(
-            f"no warehouse at {settings.db_path}; run 'form4 ingest' first or pass --db"
-        )
+    require_warehouse(settings.db_path)
     with Warehouse(settings.db_path) as warehouse:
         result = export_parquet(warehouse.con, args.parquet, start=args.start, end=args.end)
     out.write(

@@ -17,7 +17,13 @@ from flows.config import Settings
 from flows.ingest_flow import BackfillSummary, IngestSummary
 from parsers.errors import ConfigError, LoadError
 
-__all__ = ["open_read_only", "print_backfill_summary", "print_ingest_summary", "run_sql"]
+__all__ = [
+    "open_read_only",
+    "print_backfill_summary",
+    "print_ingest_summary",
+    "require_warehouse",
+    "run_sql",
+]
 
 
 def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO) -> None:
@@ -79,10 +85,15 @@ def print_backfill_summary(summary: BackfillSummary, settings: Settings, out: Te
         out.write(f"  rejected {reason}\n")
 
 
-def open_read_only(db_path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection, or a one-line error saying why there is none."""
+def require_warehouse(db_path: Path) -> None:
+    """Commands that read a warehouse refuse to create an empty one by mistake."""
     if not db_path.is_file():
         raise ConfigError(f"no warehouse at {db_path}; run 'form4 ingest' first or pass --db")
+
+
+def open_read_only(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection, or a one-line error saying why there is none."""
+    require_warehouse(db_path)
     try:
         return duckdb.connect(str(db_path), read_only=True)
     except duckdb.Error as exc:

@@ -14,7 +14,7 @@ from tests.analyst_day import analyst_day
 from tests.records_factory import filing, make_filing, owner, row
 from warehouse.db import Warehouse
 from warehouse.parquet import export_parquet
-from warehouse.schema import TABLES
+from warehouse.schema import DATA_TABLES, TABLES
 
 
 @pytest.fixture
@@ -49,16 +49,7 @@ def test_plain_duckdb_reads_back_every_row_of_every_table(wh: Warehouse, tmp_pat
     target = tmp_path / "lake"
     result = export_parquet(wh.con, target)
     assert result.written and not result.removed
-    for table in (
-        "filings",
-        "reporting_owners",
-        "transactions",
-        "holdings",
-        "footnotes",
-        "transaction_footnotes",
-        "holding_footnotes",
-        "owner_signatures",
-    ):
+    for table in DATA_TABLES:
         columns = ", ".join(f'"{c.name}"' for c in TABLES[table])
         expected = sorted(wh.con.execute(f"SELECT {columns} FROM {table}").fetchall(), key=repr)
         assert expected, table
