@@ -18,7 +18,7 @@ from datetime import date
 from typing import NoReturn, TextIO
 
 from flows.config import Settings, parse_date, parse_forms
-from flows.output import open_read_only
+from flows.output import open_read_only, require_warehouse
 from parsers.errors import ConfigError, Form4Error
 
 __all__ = ["main"]

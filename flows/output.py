@@ -9,13 +9,15 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import duckdb
 
 from flows.config import Settings
-from flows.ingest_flow import BackfillSummary, IngestSummary
 from parsers.errors import ConfigError, LoadError
+
+if TYPE_CHECKING:  # Prefect is imported only when a flow runs
+    from flows.ingest_flow import BackfillSummary, IngestSummary
 
 __all__ = [
     "open_read_only",

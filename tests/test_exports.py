@@ -42,3 +42,15 @@ def test_parsers_never_import_flows_or_warehouse() -> None:
     wroot = Path(importlib.import_module("warehouse").__file__ or "").parent
     for path in wroot.glob("*.py"):
         assert "from flows" not in path.read_text(), path
+
+
+def test_the_cli_does_not_import_prefect_until_a_flow_runs() -> None:
+    """Guards against every 'form4 sql' or bad argument paying Prefect's import time."""
+    import subprocess
+    import sys
+
+    code = "import sys, flows.cli; print('prefect' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"
