@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 __all__ = [
     "is_10b5_1",
@@ -55,11 +56,18 @@ def _norm(text: str) -> str:
     return " ".join(text.translate(_FOLD).split())
 
 
+@lru_cache(maxsize=4096)
+def _split(text: str) -> tuple[str, ...]:
+    """A footnote's sentences, normalised and lower-cased (cached: one footnote serves many
+    rows, and boilerplate footnotes recur across filings)."""
+    return tuple(s.lower() for s in _SENTENCE.split(_norm(text)) if s)
+
+
 def _sentences(texts: Sequence[str]) -> list[str]:
     out: list[str] = []
     for text in texts:
         if text:
-            out.extend(s.lower() for s in _SENTENCE.split(_norm(text)) if s)
+            out.extend(_split(text))
     return out
 
 

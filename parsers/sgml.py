@@ -59,7 +59,10 @@ def _accepted(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S")
+        return datetime(
+            int(text[:4]), int(text[4:6]), int(text[6:8]),
+            int(text[8:10]), int(text[10:12]), int(text[12:14]),
+        )  # fmt: skip
     except ValueError:
         return None
 

@@ -119,6 +119,16 @@ def text_of(el: Element | None) -> str | None:
     """All text of the subtree (markup removed), whitespace folded; None when empty."""
     if el is None:
         return None
+    if len(el) == 0:  # a leaf, by far the most common case: no join, no fold unless needed
+        text = el.text
+        if not text:
+            return None
+        text = text.strip()
+        if not text:
+            return None
+        if "  " in text or "\n" in text or "\t" in text or "\r" in text:
+            return _fold(text)
+        return text
     return _fold("".join(str(t) for t in el.itertext()))
 
 
@@ -126,11 +136,11 @@ def value_of(el: Element | None) -> str | None:
     """The ``<value>`` text of a field element, or its own text when it has no ``<value>``."""
     if el is None:
         return None
+    if len(el) == 0:
+        return text_of(el)
     value = el.find("value")
     if value is not None:
         return text_of(value)
-    if len(el) == 0:
-        return _fold(el.text or "")
     # children but no <value>: footnote-only, or text beside footnote ids
     own = (el.text or "") + "".join(c.tail or "" for c in el)
     return _fold(own)
