@@ -104,6 +104,12 @@ def sell_to_cover_reason(code: str | None, texts: Sequence[str]) -> str | None:
     """The sentence that makes an S a sell-to-cover sale, or None."""
     if (code or "").strip().upper() != "S":
         return None
+    return _cover_sentence(tuple(texts))
+
+
+@lru_cache(maxsize=4096)
+def _cover_sentence(texts: tuple[str, ...]) -> str | None:
+    """Cached by footnote texts: the rows of a filing mostly share their footnotes."""
     for sentence in _sentences(texts):
         if _NEGATION.search(sentence):
             continue
@@ -135,6 +141,11 @@ _PLAN_NEGATED = re.compile(r"\bnot\b[^.;]{0,60}(?:10b-?5-?1|trading plan)")
 
 def mentions_10b5_1(texts: Sequence[str]) -> bool:
     """Some sentence says a Rule 10b5-1 plan applies (and does not deny it)."""
+    return _mentions_plan(tuple(texts))
+
+
+@lru_cache(maxsize=4096)
+def _mentions_plan(texts: tuple[str, ...]) -> bool:
     return any(
         _PLAN.search(s) is not None and _PLAN_NEGATED.search(s) is None for s in _sentences(texts)
     )
@@ -170,6 +181,11 @@ def _decimal(text: str) -> Decimal | None:
 
 def price_range(texts: Sequence[str]) -> tuple[Decimal, Decimal] | None:
     """The (low, high) of a weighted-average price footnote; None if absent or ambiguous."""
+    return _price_range(tuple(texts))
+
+
+@lru_cache(maxsize=4096)
+def _price_range(texts: tuple[str, ...]) -> tuple[Decimal, Decimal] | None:
     found: set[tuple[Decimal, Decimal]] = set()
     for text in texts:
         if not text:
@@ -225,6 +241,11 @@ def _kind(text: str) -> str | None:
 
 def security_kind(title: str | None, texts: Sequence[str]) -> str:
     """The kind of a derivative security: title first, then its footnotes, else ``other``."""
+    return _security_kind(title, tuple(texts))
+
+
+@lru_cache(maxsize=4096)
+def _security_kind(title: str | None, texts: tuple[str, ...]) -> str:
     if title:
         kind = _kind(title)
         if kind is not None:
