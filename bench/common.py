@@ -7,6 +7,7 @@ Each prints its figures and ends with one JSON line of ratios and rates.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,9 +24,10 @@ if str(ROOT) not in sys.path:
 
 
 def templates() -> list[bytes]:
-    """Real submissions (corpus) and the sample filings, the malformed one excluded."""
+    """Forms 4 and 4/A of the corpus and of the samples (the malformed sample excluded)."""
     subs = [p.read_bytes() for p in sorted((CORPUS / "txt").glob("*.txt"))]
     subs += [p.read_bytes() for p in sorted(SAMPLES.rglob("*.txt")) if MALFORMED not in p.name]
+    subs = [s for s in subs if re.search(rb"CONFORMED SUBMISSION TYPE:\s*4(/A)?\s", s)]
     if not subs:
         raise SystemExit(f"no templates: is the corpus at {CORPUS}?")
     return subs

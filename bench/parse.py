@@ -33,7 +33,8 @@ def large_filing(n: int) -> bytes:
         "<transactionCode>S</transactionCode><equitySwapInvolved>0</equitySwapInvolved>"
         "</transactionCoding><transactionAmounts>"
         f"<transactionShares><value>{1000 + i}</value></transactionShares>"
-        f'<transactionPricePerShare><value>{10 + i / 100:.2f}</value><footnoteId id="F{i % 3 + 1}"/>'
+        f"<transactionPricePerShare><value>{10 + i / 100:.2f}</value>"
+        f'<footnoteId id="F{i % 3 + 1}"/>'
         "</transactionPricePerShare><transactionAcquiredDisposedCode><value>D</value>"
         "</transactionAcquiredDisposedCode></transactionAmounts><postTransactionAmounts>"
         f"<sharesOwnedFollowingTransaction><value>{900000 - i * 1000}</value>"

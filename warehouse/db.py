@@ -92,7 +92,15 @@ WHERE a.form_type LIKE '%/A' AND a.amends_accession IS NULL
 
 def _link_amendments(con: duckdb.DuckDBPyConnection) -> None:
     """Point amendments of the batch's issuers at the filing they amend, where it is loaded:
-    first the filing made on ``dateOfOriginalSubmission``, else one with the same period."""
+    first the filing made on ``dateOfOriginalSubmission``, else one with the same period.
+    Skipped (one cheap look-up) when no amendment of those issuers is waiting for a link."""
+    waiting = con.execute(
+        "SELECT 1 FROM filings WHERE form_type LIKE '%/A' AND amends_accession IS NULL "
+        "AND issuer_cik IN (SELECT issuer_cik FROM filings WHERE accession_number IN "
+        "(SELECT accession_number FROM _batch_keys)) LIMIT 1"
+    ).fetchall()
+    if not waiting:
+        return
     con.execute(_LINK_AMENDMENTS.format(match="o.filing_date = a.date_of_original_submission"))
     con.execute(_LINK_AMENDMENTS.format(match="o.period_of_report = a.period_of_report"))
 
@@ -159,8 +167,24 @@ class Warehouse:
         try:
             con.register("_batch_keys", key_table)
             con.begin()
-            # A filing that parses now is no longer a reject; a reject has no data rows.
-            for name in (*DATA_TABLES, "rejects", "failed_accessions"):
+            # Data rows exist only for filings already in `filings`: look there first, so a
+            # fresh batch (every nightly load) scans no child table at all.
+            loaded = con.execute(
+                "SELECT accession_number FROM filings WHERE accession_number IN "
+                "(SELECT accession_number FROM _batch_keys)"
+            ).fetchall()
+            if loaded:
+                con.register(
+                    "_reload_keys",
+                    pa.table({"accession_number": pa.array([r[0] for r in loaded], pa.string())}),
+                )
+                for name in DATA_TABLES:
+                    con.execute(
+                        f"DELETE FROM {name} WHERE accession_number IN "
+                        "(SELECT accession_number FROM _reload_keys)"
+                    )
+            # A filing that parses now is no longer a reject; a loaded one no longer failed.
+            for name in ("rejects", "failed_accessions"):
                 con.execute(
                     f"DELETE FROM {name} WHERE accession_number IN "
                     "(SELECT accession_number FROM _batch_keys)"
