@@ -9,9 +9,10 @@ is rejected alone instead of failing its whole batch. Neighbours: ``warehouse.sc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from operator import attrgetter
 from typing import Any
 
 import pyarrow as pa
@@ -66,11 +67,11 @@ def check_filing(filing: ParsedFiling) -> None:
                 raise ParseError(f"{name}={value!r} is not a number", stage="load") from None
 
 
-def _table(name: str, columns: dict[str, list[Any]]) -> pa.Table:
+def _table(name: str, columns: Sequence[Sequence[Any]]) -> pa.Table:
+    """Columns in ``TABLES[name]`` order -> an Arrow table of ``arrow_schema(name)``."""
     schema = arrow_schema(name)
     arrays = []
-    for field in schema:
-        values = columns[field.name]
+    for field, values in zip(schema, columns, strict=True):
         if pa.types.is_decimal(field.type):
             try:
                 arrays.append(pa.array(values, type=field.type))
@@ -81,84 +82,107 @@ def _table(name: str, columns: dict[str, list[Any]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _empty(name: str) -> dict[str, list[Any]]:
-    return {c.name: [] for c in TABLES[name]}
+def _transpose(
+    name: str, accessions: list[str], rows: list[tuple[Any, ...]]
+) -> list[Sequence[Any]]:
+    """``accession_number`` plus row tuples (the other columns, in order) -> columns; the
+    transpose runs in C (``zip``)."""
+    if not rows:
+        return [[] for _ in TABLES[name]]
+    return [accessions, *zip(*rows, strict=True)]
 
 
-def _link_rows(out: dict[str, list[Any]], accession: str, row: Transaction | Holding) -> None:
-    for link in row.field_footnotes:
-        out["accession_number"].append(accession)
-        out["line_no"].append(row.line_no)
-        out["is_derivative"].append(row.is_derivative)
-        out["field"].append(link.field)
-        out["footnote_id"].append(link.footnote_id)
+def _getter(table: str) -> Callable[[Any], tuple[Any, ...]]:
+    """attrgetter of every column but ``accession_number`` (at least two: returns a tuple)."""
+    names = [c.name for c in TABLES[table] if c.name != "accession_number"]
+    assert len(names) > 1, table
+    return attrgetter(*names)
+
+
+_GET_OWNER = _getter("reporting_owners")
+_GET_TX = _getter("transactions")
+_GET_HOLD = _getter("holdings")
+_GET_NOTE = _getter("footnotes")
+_FOOTNOTE_IDS = {
+    name: [c.name for c in TABLES[name]].index("footnote_ids")
+    for name in ("transactions", "holdings")
+}
+
+
+def _filing_row(filing: ParsedFiling, now: datetime) -> tuple[Any, ...]:
+    h, d = filing.header, filing.document
+    return (
+        h.accession_number,
+        h.form_type,
+        h.filing_date,
+        h.accepted_at,
+        d.period_of_report or h.period_of_report,
+        d.issuer.cik,
+        d.issuer.name,
+        d.issuer.ticker,
+        d.aff10b5_one,
+        d.date_of_original_submission,
+        d.remarks,
+        d.schema_version,
+        d.document_type,
+        d.not_subject_to_section16,
+        d.no_securities_owned,
+        d.issuer.foreign_trading_symbol,
+        None,  # amends_accession: linked by warehouse.db after the load
+        now,
+    )
+
+
+def _links(filings: Sequence[ParsedFiling], table: str) -> list[Sequence[Any]]:
+    rows = [
+        (f.header.accession_number, row.line_no, row.is_derivative, link.field, link.footnote_id)
+        for f in filings
+        for row in (f.document.transactions if table == "transactions" else f.document.holdings)
+        for link in row.field_footnotes
+    ]
+    return list(zip(*rows, strict=True)) if rows else [[] for _ in range(5)]
 
 
 def filings_to_arrow(
     filings: Sequence[ParsedFiling], *, loaded_at: datetime | None = None
 ) -> dict[str, pa.Table]:
-    """One Arrow table per data table for a batch of parsed filings."""
+    """One Arrow table per data table for a batch of parsed filings.
+
+    Each table's rows are gathered over the whole batch as tuples (``operator.attrgetter``),
+    transposed into columns by ``zip`` and turned into Arrow arrays column by column, so the
+    per-value work runs in C.
+    """
     now = (loaded_at or datetime.now(UTC)).replace(tzinfo=None)
-    cols = {name: _empty(name) for name in DATA_TABLES}
-    f = cols["filings"]
-    owners = cols["reporting_owners"]
-    tx = cols["transactions"]
-    hold = cols["holdings"]
-    notes = cols["footnotes"]
-    tx_notes = cols["transaction_footnotes"]
-    hold_notes = cols["holding_footnotes"]
-    sigs = cols["owner_signatures"]
-    for filing in filings:
-        h, d = filing.header, filing.document
-        acc = h.accession_number
-        header_values: tuple[tuple[str, object], ...] = (
-            ("accession_number", acc),
-            ("form_type", h.form_type),
-            ("filing_date", h.filing_date),
-            ("accepted_at", h.accepted_at),
-            ("period_of_report", d.period_of_report or h.period_of_report),
-            ("issuer_cik", d.issuer.cik),
-            ("issuer_name", d.issuer.name),
-            ("issuer_ticker", d.issuer.ticker),
-            ("aff10b5_one", d.aff10b5_one),
-            ("date_of_original_submission", d.date_of_original_submission),
-            ("remarks", d.remarks),
-            ("schema_version", d.schema_version),
-            ("document_type", d.document_type),
-            ("not_subject_to_section16", d.not_subject_to_section16),
-            ("no_securities_owned", d.no_securities_owned),
-            ("issuer_foreign_trading_symbol", d.issuer.foreign_trading_symbol),
-            ("amends_accession", None),  # linked by warehouse.db after the load
-            ("loaded_at", now),
-        )
-        for key, value in header_values:
-            f[key].append(value)
-        for owner in d.reporting_owners:
-            owners["accession_number"].append(acc)
-            for key in _OWNER_COLUMNS:
-                owners[key].append(getattr(owner, key))
-        for t in d.transactions:
-            tx["accession_number"].append(acc)
-            for key in _TX_COLUMNS:
-                tx[key].append(getattr(t, key))
-            _link_rows(tx_notes, acc, t)
-        for hd in d.holdings:
-            hold["accession_number"].append(acc)
-            for key in _HOLD_COLUMNS:
-                hold[key].append(getattr(hd, key))
-            _link_rows(hold_notes, acc, hd)
-        for note in d.footnotes:
-            notes["accession_number"].append(acc)
-            notes["footnote_id"].append(note.footnote_id)
-            notes["text"].append(note.text)
-        for no, sig in enumerate(d.signatures, start=1):
-            sigs["accession_number"].append(acc)
-            sigs["signature_no"].append(no)
-            sigs["signature_name"].append(sig.name)
-            sigs["signature_date"].append(sig.signed_on)
-    for rows in (tx, hold):
-        rows["footnote_ids"] = [list(ids) for ids in rows["footnote_ids"]]
+    docs = [(f.header.accession_number, f.document) for f in filings]
+    owners = [(acc, o) for acc, d in docs for o in d.reporting_owners]
+    txs = [(acc, t) for acc, d in docs for t in d.transactions]
+    holds = [(acc, x) for acc, d in docs for x in d.holdings]
+    notes = [(acc, n) for acc, d in docs for n in d.footnotes]
+    cols: dict[str, list[Sequence[Any]]] = {
+        "filings": [*zip(*[_filing_row(f, now) for f in filings], strict=True)]
+        or [[] for _ in TABLES["filings"]],
+        "reporting_owners": _transpose(
+            "reporting_owners", [a for a, _ in owners], [_GET_OWNER(o) for _, o in owners]
+        ),
+        "transactions": _transpose(
+            "transactions", [a for a, _ in txs], [_GET_TX(t) for _, t in txs]
+        ),
+        "holdings": _transpose("holdings", [a for a, _ in holds], [_GET_HOLD(x) for _, x in holds]),
+        "footnotes": _transpose(
+            "footnotes", [a for a, _ in notes], [_GET_NOTE(n) for _, n in notes]
+        ),
+        "transaction_footnotes": _links(filings, "transactions"),
+        "holding_footnotes": _links(filings, "holdings"),
+        "owner_signatures": _transpose(
+            "owner_signatures",
+            [acc for acc, d in docs for _ in d.signatures],
+            [
+                (no, sig.name, sig.signed_on)
+                for _, d in docs
+                for no, sig in enumerate(d.signatures, start=1)
+            ],
+        ),
+    }
+    for name, at in _FOOTNOTE_IDS.items():
+        cols[name][at] = [list(ids) for ids in cols[name][at]]
     return {name: _table(name, cols[name]) for name in DATA_TABLES}
-
-
-_OWNER_COLUMNS = tuple(c.name for c in TABLES["reporting_owners"] if c.name != "accession_number")
