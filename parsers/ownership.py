@@ -116,36 +116,78 @@ def _links(row: Element) -> tuple[tuple[str, ...], tuple[FieldFootnote, ...]]:
     return tuple(ids), tuple(links)
 
 
-class _Row:
-    """Field access for one table row: children of the row and of its grouping elements."""
+# Every field element a table row may hold, at any depth (grouping elements such as
+# transactionAmounts and postTransactionAmounts are walked through).
+_ROW_FIELDS = frozenset(
+    {
+        "securityTitle",
+        "conversionOrExercisePrice",
+        "transactionDate",
+        "deemedExecutionDate",
+        "transactionFormType",
+        "transactionCode",
+        "equitySwapInvolved",
+        "transactionTimeliness",
+        "transactionShares",
+        "transactionPricePerShare",
+        "transactionTotalValue",
+        "transactionAcquiredDisposedCode",
+        "exerciseDate",
+        "expirationDate",
+        "underlyingSecurityTitle",
+        "underlyingSecurityShares",
+        "sharesOwnedFollowingTransaction",
+        "valueOwnedFollowingTransaction",
+        "directOrIndirectOwnership",
+        "natureOfOwnership",
+    }
+)
 
-    __slots__ = ("amounts", "coding", "nature", "post", "row", "top", "underlying")
+
+class _Row:
+    """The field values of one table row, read in one pass over the row's subtree.
+
+    ``fields`` maps each field name present to what ``value_of`` gives for its first element:
+    the text of its first ``<value>`` child, else its own text (None when only footnoted).
+    One ``iter()`` walk replaces a dictionary of children per grouping element and a
+    ``find("value")`` per field.
+    """
+
+    __slots__ = ("fields",)
 
     def __init__(self, row: Element) -> None:
-        self.row = row
-        self.top = children(row)
-        self.coding = children(self.top.get("transactionCoding"))
-        self.amounts = children(self.top.get("transactionAmounts"))
-        self.post = children(self.top.get("postTransactionAmounts"))
-        self.nature = children(self.top.get("ownershipNature"))
-        self.underlying = children(self.top.get("underlyingSecurity"))
-
-    def top_value(self, name: str) -> str | None:
-        return value_of(self.top.get(name))
+        elements: dict[str, Element] = {}
+        fields: dict[str, str | None] = {}
+        for el in row.iter():
+            tag = el.tag
+            if tag == "value":
+                parent = el.getparent()
+                if parent is not None:
+                    name: str = parent.tag
+                    # lxml hands back the same proxy while one is referenced: `is` is exact
+                    if elements.get(name) is parent and name not in fields:
+                        fields[name] = text_of(el)
+            elif tag in _ROW_FIELDS and tag not in elements:
+                elements[tag] = el
+        for name, el in elements.items():
+            if name not in fields:  # a leaf field, or one given only by footnote
+                fields[name] = value_of(el)
+        self.fields = fields
 
 
 def _position(r: _Row) -> dict[str, object]:
+    v = r.fields.get
     return {
-        "security_title": r.top_value("securityTitle"),
-        "shares_owned_after": as_decimal(value_of(r.post.get("sharesOwnedFollowingTransaction"))),
-        "value_owned_after": as_decimal(value_of(r.post.get("valueOwnedFollowingTransaction"))),
-        "direct_or_indirect": _upper(value_of(r.nature.get("directOrIndirectOwnership"))),
-        "nature_of_ownership": value_of(r.nature.get("natureOfOwnership")),
-        "conversion_or_exercise_price": as_decimal(r.top_value("conversionOrExercisePrice")),
-        "exercise_date": as_date(r.top_value("exerciseDate")),
-        "expiration_date": as_date(r.top_value("expirationDate")),
-        "underlying_security_title": value_of(r.underlying.get("underlyingSecurityTitle")),
-        "underlying_shares": as_decimal(value_of(r.underlying.get("underlyingSecurityShares"))),
+        "security_title": v("securityTitle"),
+        "shares_owned_after": as_decimal(v("sharesOwnedFollowingTransaction")),
+        "value_owned_after": as_decimal(v("valueOwnedFollowingTransaction")),
+        "direct_or_indirect": _upper(v("directOrIndirectOwnership")),
+        "nature_of_ownership": v("natureOfOwnership"),
+        "conversion_or_exercise_price": as_decimal(v("conversionOrExercisePrice")),
+        "exercise_date": as_date(v("exerciseDate")),
+        "expiration_date": as_date(v("expirationDate")),
+        "underlying_security_title": v("underlyingSecurityTitle"),
+        "underlying_shares": as_decimal(v("underlyingSecurityShares")),
     }
 
 
@@ -174,16 +216,17 @@ class _Context:
 
 def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Transaction:
     r = _Row(row)
-    code = _upper(value_of(r.coding.get("transactionCode")))
+    v = r.fields.get
+    code = _upper(v("transactionCode"))
     info = code_info(code)
-    shares = as_decimal(value_of(r.amounts.get("transactionShares")))
-    price = as_decimal(value_of(r.amounts.get("transactionPricePerShare")))
-    acquired_disposed = _upper(value_of(r.amounts.get("transactionAcquiredDisposedCode")))
+    shares = as_decimal(v("transactionShares"))
+    price = as_decimal(v("transactionPricePerShare"))
+    acquired_disposed = _upper(v("transactionAcquiredDisposedCode"))
     value: Decimal | None = None
     if shares is not None and price is not None:
         value = shares * price
     else:
-        value = as_decimal(value_of(r.amounts.get("transactionTotalValue")))
+        value = as_decimal(v("transactionTotalValue"))
     ids, links = _links(row)
     texts = ctx.texts(ids)
     price_notes = [
@@ -196,19 +239,19 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
     return Transaction(
         line_no=line_no,
         is_derivative=is_derivative,
-        transaction_date=as_date(r.top_value("transactionDate")),
-        deemed_execution_date=as_date(r.top_value("deemedExecutionDate")),
-        transaction_form_type=value_of(r.coding.get("transactionFormType")),
+        transaction_date=as_date(v("transactionDate")),
+        deemed_execution_date=as_date(v("deemedExecutionDate")),
+        transaction_form_type=v("transactionFormType"),
         transaction_code=code,
         code_description=info.description if info else None,
         category=info.category if info else None,
-        equity_swap_involved=as_bool(value_of(r.coding.get("equitySwapInvolved"))),
+        equity_swap_involved=as_bool(v("equitySwapInvolved")),
         acquired_disposed=acquired_disposed,
         shares=shares,
         price_per_share=price,
         shares_delta=signed_delta(shares, acquired_disposed, code),
         value=value,
-        timeliness=_upper(r.top_value("transactionTimeliness")),
+        timeliness=_upper(v("transactionTimeliness")),
         footnote_ids=ids,
         field_footnotes=links,
         is_sell_to_cover=is_sell_to_cover(code, texts),
