@@ -1,57 +1,96 @@
 """Scale: memory of a long backfill, and analyst queries over many transaction rows.
 
-(a) Peak RSS while ``process_entries`` loads N synthetic filings from a local mirror in
-batches (memory must be bounded by the batch size, not by history; full target: 1M filings,
-peak RSS < 1 GB). (b) A warehouse of M synthetic transaction rows made in SQL across ~5,000
-issuers and five years; time a one-issuer, one-year question on ``issuer_daily`` and on
-``insider_trades`` (full target: 30M rows, < 200 ms each).
+(a) ``form4 backfill --from D --to D2`` in a subprocess against ``bench/synthetic_edgar.py``
+(another subprocess, which makes quarterly indexes and submissions on request) over N synthetic
+filings, 1,000 per business day; the peak RSS of the form4 process is read from ``os.wait4``.
+Memory must be bounded by the batch size, not by history (full target: 1M filings, peak RSS
+< 1 GB). (b) A warehouse of M synthetic transaction rows made in SQL across ~5,000 issuers and
+five years; time a one-issuer, one-year question on ``issuer_daily`` and on ``insider_trades``
+(full target: 30M rows, < 200 ms each).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from bench.common import emit, templates
-from flows.config import Settings
-from flows.http import build_client
-from flows.ingest import load_new
-from flows.mirror import EdgarMirror
-from parsers.index import ownership_entries, parse_index
-from tests.edgar_tree import daily_index_key, synthetic_day
+from bench.common import ROOT, emit
+from bench.synthetic_edgar import SyntheticEdgar
 from warehouse.db import Warehouse
-from warehouse.raw import RawStore
 
-DAY = date(2026, 2, 2)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+START = date(2021, 1, 4)
+PER_DAY = 1000
 
 
-def backfill(count: int, tmp: Path) -> tuple[float, float, float]:
-    before = peak_rss_mb()
-    tree = synthetic_day(DAY, templates(), count)
-    entries = ownership_entries(parse_index(tree[daily_index_key(DAY)]), ("4", "4/A"))
-    with EdgarMirror(tree) as mirror:
-        env = {"SEC_USER_AGENT": "form4 bench bench@form4.example", "FORM4_MAX_RPS": "1000"}
-        settings = Settings.from_env(env, db_path=tmp / "scale.duckdb", edgar_url=mirror.base_url)
+def backfill(count: int, tmp: Path) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MB of the form4 process, filings loaded)."""
+    days = max(1, count // PER_DAY)
+    last = SyntheticEdgar(START, days, PER_DAY).days[-1]
+    port_file = tmp / "port"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.synthetic_edgar",
+            "--from",
+            START.isoformat(),
+            "--days",
+            str(days),
+            "--per-day",
+            str(PER_DAY),
+            "--port-file",
+            str(port_file),
+        ],
+        cwd=ROOT,
+    )
+    try:
+        while not port_file.exists():
+            if server.poll() is not None:
+                raise SystemExit("the synthetic EDGAR did not start")
+            time.sleep(0.05)
+        env = {
+            **os.environ,
+            "SEC_USER_AGENT": "form4 bench bench@form4.example",
+            "FORM4_EDGAR_URL": f"http://127.0.0.1:{port_file.read_text()}",
+            "FORM4_MAX_RPS": "1000",
+            "FORM4_DB": str(tmp / "scale.duckdb"),
+            "FORM4_RAW_DIR": str(tmp / "raw"),
+        }
         start = time.perf_counter()
-        with build_client(settings) as client, Warehouse(settings.db_path) as wh:
-            _, result = load_new(
-                entries,
-                settings=settings,
-                client=client,
-                warehouse=wh,
-                raw=RawStore(settings.raw_root),
+        with open(tmp / "backfill.log", "wb") as log:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "flows.cli",
+                    "backfill",
+                    "--from",
+                    START.isoformat(),
+                    "--to",
+                    last.isoformat(),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
+            _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-    assert result.loaded == len(entries), result
-    return wall, before, peak_rss_mb()
+    finally:
+        server.kill()
+        server.wait()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.stdout.write((tmp / "backfill.log").read_text()[-3000:])
+        raise SystemExit("form4 backfill failed")
+    with Warehouse(tmp / "scale.duckdb", read_only=True) as wh:
+        loaded = wh.count("filings")
+    return wall, usage.ru_maxrss / 1024, loaded
 
 
 QUERY_DAILY = "SELECT * FROM issuer_daily WHERE issuer_cik = ? AND filing_date BETWEEN ? AND ?"
@@ -110,26 +149,33 @@ def queries(rows: int, tmp: Path) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="5,000 filings and 3M rows")
+    ap.add_argument("--filings", type=int, help="backfill size (0: skip the backfill)")
+    ap.add_argument("--rows", type=int, help="query warehouse size (0: skip the queries)")
     args = ap.parse_args()
-    count = 5_000 if args.quick else 1_000_000
-    rows = 3_000_000 if args.quick else 30_000_000
+    count = args.filings if args.filings is not None else 5_000 if args.quick else 1_000_000
+    rows = args.rows if args.rows is not None else 3_000_000 if args.quick else 30_000_000
+    figures: dict[str, float | int] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        wall, before, peak = backfill(count, Path(tmp))
-        print(
-            f"backfill of {count:,} filings: {wall:.1f}s, peak RSS {peak:.0f} MB "
-            f"({before:.0f} MB before)"
-        )
-        daily_ms, trades_ms = queries(rows, Path(tmp))
-    emit(
-        {
-            "scale_filings": count,
-            "peak_rss_mb": peak,
-            "query_rows": rows,
-            "issuer_daily_ms": daily_ms,
-            "insider_trades_ms": trades_ms,
-        }
-    )
+        if count:
+            wall, peak, loaded = backfill(count, Path(tmp))
+            print(
+                f"backfill of {loaded:,} filings: {wall:.1f}s ({loaded / wall:,.0f}/s), "
+                f"peak RSS of form4 {peak:.0f} MB"
+            )
+            figures |= {
+                "scale_filings": loaded,
+                "scale_filings_per_s": loaded / wall,
+                "peak_rss_mb": peak,
+            }
+        if rows:
+            daily_ms, trades_ms = queries(rows, Path(tmp))
+            figures |= {
+                "query_rows": rows,
+                "issuer_daily_ms": daily_ms,
+                "insider_trades_ms": trades_ms,
+            }
+    emit(figures)
 
 
 if __name__ == "__main__":
