@@ -101,33 +101,39 @@ QUERY_TRADES = (
 
 
 def queries(rows: int, tmp: Path) -> tuple[float, float]:
+    """Rows are made in filing-date order, as nightly loads and backfills add them; the
+    issuers (5,000) are spread over every day, accession prefixes are the issuer's."""
     filings = rows // 4
+    per_day = filings // 1825 + 1
     with Warehouse(tmp / "q.duckdb") as wh:
         con = wh.con
         con.execute(
             f"""
             INSERT INTO filings (accession_number, form_type, filing_date, issuer_cik,
                 issuer_ticker, issuer_name, loaded_at)
-            SELECT printf('%010d-%02d-%06d', i % 5000, 26, i), '4',
-                DATE '2021-01-01' + CAST(i % 1825 AS INTEGER),
-                printf('%010d', i % 5000), 'T' || (i % 5000), 'Issuer ' || (i % 5000), now()
-            FROM range({filings}) t(i)
+            SELECT printf('%010d-%02d-%06d', k, 26, i), '4',
+                DATE '2021-01-01' + CAST(i // {per_day} AS INTEGER),
+                printf('%010d', k), 'T' || k, 'Issuer ' || k, now()
+            FROM (SELECT i, (i * 7919) % 5000 AS k FROM range({filings}) t(i))
+            ORDER BY i
             """
         )
         con.execute(
             """
-            INSERT INTO reporting_owners (accession_number, owner_cik, owner_name, is_officer)
+            INSERT INTO reporting_owners (accession_number, owner_cik, owner_name, is_officer,
+                issuer_cik, filing_date)
             SELECT accession_number, printf('%010d', hash(accession_number) % 100000),
-                'Owner', true FROM filings
+                'Owner', true, issuer_cik, filing_date FROM filings ORDER BY filing_date
             """
         )
         con.execute(
             """
             INSERT INTO transactions (accession_number, line_no, is_derivative,
-                transaction_code, shares, price_per_share, value, is_sell_to_cover, security_kind)
+                transaction_code, shares, price_per_share, value, is_sell_to_cover, security_kind,
+                issuer_cik, filing_date)
             SELECT f.accession_number, l.n, false, ['S', 'P', 'A', 'F'][l.n],
-                100, 10, 1000, l.n = 1, NULL
-            FROM filings f, range(1, 5) l(n)
+                100, 10, 1000, l.n = 1, NULL, f.issuer_cik, f.filing_date
+            FROM filings f, range(1, 5) l(n) ORDER BY f.filing_date
             """
         )
         con.execute("CHECKPOINT")

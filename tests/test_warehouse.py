@@ -299,3 +299,44 @@ def test_opening_an_older_warehouse_adds_the_columns_a_newer_form4_declares(tmp_
         assert upgraded.count("transactions") == 1
         upgraded.load_batch([filing("0002900001-26-000012")])
         assert upgraded.count("transactions_current") == 3
+
+
+def test_owner_transaction_and_holding_rows_repeat_their_filings_issuer_and_date(
+    wh: Warehouse,
+) -> None:
+    """The copies the views prune by must agree with ``filings`` row for row."""
+    first = filing("0002900001-26-000011", transactions=3)
+    second = replace(
+        filing("0002900001-26-000012"),
+        document=replace(first.document, issuer=replace(first.document.issuer, cik="0000000042")),
+    )
+    wh.load_batch([first, second])
+    for table in ("reporting_owners", "transactions", "holdings"):
+        mismatched = wh.con.execute(
+            f"SELECT count(*) FROM {table} t JOIN filings f USING (accession_number) "
+            "WHERE t.issuer_cik <> f.issuer_cik "
+            "OR t.filing_date IS DISTINCT FROM f.filing_date OR t.issuer_cik IS NULL"
+        ).fetchone()
+        assert mismatched == (0,), table
+    issuers = wh.con.execute("SELECT DISTINCT issuer_cik FROM insider_trades ORDER BY 1").fetchall()
+    assert issuers == [("0000000042",), (first.document.issuer.cik,)]
+
+
+def test_opening_a_warehouse_from_before_the_filing_keys_fills_them_from_filings(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "old.duckdb"
+    with Warehouse(db) as wh:
+        wh.load_batch([filing("0002900001-26-000011")])
+        for table in ("reporting_owners", "transactions", "holdings"):
+            wh.con.execute(f"ALTER TABLE {table} DROP COLUMN issuer_cik")
+            wh.con.execute(f"ALTER TABLE {table} DROP COLUMN filing_date")
+    with Warehouse(db) as upgraded:
+        for table in ("reporting_owners", "transactions", "holdings"):
+            row = upgraded.con.execute(
+                f"SELECT count(*), count(t.issuer_cik), count(t.filing_date) FROM {table} t "
+                "JOIN filings f ON f.accession_number = t.accession_number "
+                "AND f.issuer_cik = t.issuer_cik AND f.filing_date = t.filing_date"
+            ).fetchone()
+            total = upgraded.count(table)
+            assert total > 0 and row == (total, total, total), table

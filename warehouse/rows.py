@@ -10,7 +10,7 @@ is rejected alone instead of failing its whole batch. Neighbours: ``warehouse.sc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from operator import attrgetter
 from typing import Any
@@ -24,6 +24,7 @@ from warehouse.schema import (
     DECIMAL,
     DECIMAL_PRECISION,
     DECIMAL_SCALE,
+    FILING_KEYS,
     TABLES,
     arrow_schema,
 )
@@ -82,19 +83,27 @@ def _table(name: str, columns: Sequence[Sequence[Any]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _transpose(
-    name: str, accessions: list[str], rows: list[tuple[Any, ...]]
-) -> list[Sequence[Any]]:
-    """``accession_number`` plus row tuples (the other columns, in order) -> columns; the
+# Tables whose last two columns repeat the filing's issuer_cik and filing_date.
+_KEYED = frozenset(name for name, cols in TABLES.items() if cols[-2:] == FILING_KEYS)
+_KEY_NAMES = ("accession_number", *(c.name for c in FILING_KEYS))
+Keys = tuple[str, str, date | None]  # accession_number, issuer_cik, filing_date
+
+
+def _transpose(name: str, keys: list[Keys], rows: list[tuple[Any, ...]]) -> list[Sequence[Any]]:
+    """Each row's filing keys plus its tuple of the other columns, in order -> columns; the
     transpose runs in C (``zip``)."""
     if not rows:
         return [[] for _ in TABLES[name]]
-    return [accessions, *zip(*rows, strict=True)]
+    accessions, issuers, dates = zip(*keys, strict=True)
+    columns: list[Sequence[Any]] = [accessions, *zip(*rows, strict=True)]
+    if name in _KEYED:
+        columns += [issuers, dates]
+    return columns
 
 
 def _getter(table: str) -> Callable[[Any], tuple[Any, ...]]:
-    """attrgetter of every column but ``accession_number`` (at least two: returns a tuple)."""
-    names = [c.name for c in TABLES[table] if c.name != "accession_number"]
+    """attrgetter of the record's own columns (at least two, so it returns a tuple)."""
+    names = [c.name for c in TABLES[table] if c.name not in _KEY_NAMES]
     assert len(names) > 1, table
     return attrgetter(*names)
 
@@ -153,29 +162,32 @@ def filings_to_arrow(
     per-value work runs in C.
     """
     now = (loaded_at or datetime.now(UTC)).replace(tzinfo=None)
-    docs = [(f.header.accession_number, f.document) for f in filings]
-    owners = [(acc, o) for acc, d in docs for o in d.reporting_owners]
-    txs = [(acc, t) for acc, d in docs for t in d.transactions]
-    holds = [(acc, x) for acc, d in docs for x in d.holdings]
-    notes = [(acc, n) for acc, d in docs for n in d.footnotes]
+    docs = [
+        ((f.header.accession_number, f.document.issuer.cik, f.header.filing_date), f.document)
+        for f in filings
+    ]
+    owners = [(k, o) for k, d in docs for o in d.reporting_owners]
+    txs = [(k, t) for k, d in docs for t in d.transactions]
+    holds = [(k, x) for k, d in docs for x in d.holdings]
+    notes = [(k, n) for k, d in docs for n in d.footnotes]
     cols: dict[str, list[Sequence[Any]]] = {
         "filings": [*zip(*[_filing_row(f, now) for f in filings], strict=True)]
         or [[] for _ in TABLES["filings"]],
         "reporting_owners": _transpose(
-            "reporting_owners", [a for a, _ in owners], [_GET_OWNER(o) for _, o in owners]
+            "reporting_owners", [k for k, _ in owners], [_GET_OWNER(o) for _, o in owners]
         ),
         "transactions": _transpose(
-            "transactions", [a for a, _ in txs], [_GET_TX(t) for _, t in txs]
+            "transactions", [k for k, _ in txs], [_GET_TX(t) for _, t in txs]
         ),
-        "holdings": _transpose("holdings", [a for a, _ in holds], [_GET_HOLD(x) for _, x in holds]),
+        "holdings": _transpose("holdings", [k for k, _ in holds], [_GET_HOLD(x) for _, x in holds]),
         "footnotes": _transpose(
-            "footnotes", [a for a, _ in notes], [_GET_NOTE(n) for _, n in notes]
+            "footnotes", [k for k, _ in notes], [_GET_NOTE(n) for _, n in notes]
         ),
         "transaction_footnotes": _links(filings, "transactions"),
         "holding_footnotes": _links(filings, "holdings"),
         "owner_signatures": _transpose(
             "owner_signatures",
-            [acc for acc, d in docs for _ in d.signatures],
+            [k for k, d in docs for _ in d.signatures],
             [
                 (no, sig.name, sig.signed_on)
                 for _, d in docs

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 __all__ = [
     "DATA_TABLES",
+    "FILING_KEYS",
     "DECIMAL_SCALE",
     "STATE_TABLES",
     "TABLES",
@@ -39,6 +40,22 @@ class Column:
 def _c(name: str, sql_type: str, doc: str) -> Column:
     return Column(name, sql_type, doc)
 
+
+# The filing's issuer and filing date, repeated on its owner, transaction and holding rows:
+# DuckDB prunes row groups by these (a warehouse grows in filing-date order), so a question
+# about one issuer and one period reads a fraction of a large table instead of all of it.
+FILING_KEYS: tuple[Column, ...] = (
+    Column(
+        "issuer_cik",
+        "VARCHAR",
+        "the filing's issuer_cik (repeated from filings, so one-issuer queries prune)",
+    ),
+    Column(
+        "filing_date",
+        "DATE",
+        "the filing's filing_date (repeated from filings, so one-period queries prune)",
+    ),
+)
 
 _POSITION: tuple[Column, ...] = (
     _c(
@@ -119,6 +136,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("state", "VARCHAR", "state"),
         _c("zip_code", "VARCHAR", "ZIP code"),
         _c("state_description", "VARCHAR", "state description (non-US addresses)"),
+        *FILING_KEYS,
     ),
     "transactions": (
         _c("accession_number", "VARCHAR", "filing (key with is_derivative, line_no)"),
@@ -159,6 +177,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("price_range_low", DECIMAL, "low end of a weighted-average price range footnote"),
         _c("price_range_high", DECIMAL, "high end of a weighted-average price range footnote"),
         _SECURITY_KIND,
+        *FILING_KEYS,
     ),
     "holdings": (
         _c("accession_number", "VARCHAR", "filing (key with is_derivative, line_no)"),
@@ -167,6 +186,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("security_title", "VARCHAR", "title of the security"),
         *_POSITION,
         _SECURITY_KIND,
+        *FILING_KEYS,
     ),
     "footnotes": (
         _c("accession_number", "VARCHAR", "filing (key with footnote_id)"),
@@ -326,8 +346,15 @@ def create_all(con: duckdb.DuckDBPyConnection) -> None:
                 [name],
             ).fetchall()
         }
+        added = {c.name for c in columns if c.name not in existing}
         for column in columns:
-            if column.name not in existing:
+            if column.name in added:
                 con.execute(f'ALTER TABLE {name} ADD COLUMN "{column.name}" {column.sql_type}')
+        if name != "filings" and added & {c.name for c in FILING_KEYS} and existing:
+            # a warehouse made before these columns existed: copy them from filings once
+            con.execute(
+                f"UPDATE {name} SET issuer_cik = f.issuer_cik, filing_date = f.filing_date "
+                f"FROM filings AS f WHERE {name}.accession_number = f.accession_number"
+            )
     for name, (_, sql) in VIEWS.items():
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")

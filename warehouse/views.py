@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import duckdb
 
-__all__ = ["ANALYST_VIEWS", "FIGURES", "create_views"]
+__all__ = ["ANALYST_VIEWS", "FIGURES", "create_views", "same_filing"]
 
 # The report's per-insider figures as SQL aggregates over rows of insider_trades or a
 # transactions join (columns transaction_code, shares, value, price_per_share, security_kind,
@@ -65,9 +65,20 @@ FIGURES: dict[str, str] = {
 }
 _FIGURES_SQL = ",\n    ".join(f"{sql} AS {name}" for name, sql in FIGURES.items())
 
+
+def same_filing(a: str, b: str) -> str:
+    """Join condition between two tables that carry the filing keys (``FILING_KEYS``): the
+    accession, plus issuer and filing date so a filter on either reaches both sides and DuckDB
+    skips row groups of other issuers and periods."""
+    return (
+        f"{a}.accession_number = {b}.accession_number AND {a}.issuer_cik = {b}.issuer_cik "
+        f"AND {a}.filing_date IS NOT DISTINCT FROM {b}.filing_date"
+    )
+
+
 _TRADE_COLUMNS = """
-    t.accession_number, f.form_type, f.filing_date, f.accepted_at,
-    f.issuer_cik, f.issuer_name, f.issuer_ticker,
+    t.accession_number, f.form_type, t.filing_date, f.accepted_at,
+    t.issuer_cik, f.issuer_name, f.issuer_ticker,
     o.owner_cik, o.owner_name, o.is_director, o.is_officer, o.is_ten_percent_owner,
     o.is_other, o.officer_title, o.other_text,
     t.line_no, t.is_derivative, t.security_title, t.security_kind, t.transaction_date,
@@ -85,8 +96,8 @@ ANALYST_VIEWS: dict[str, tuple[str, str]] = {
         f"""
         SELECT {_TRADE_COLUMNS}
         FROM transactions_current t
-        JOIN filings f USING (accession_number)
-        JOIN reporting_owners o USING (accession_number)
+        JOIN filings f ON {same_filing("f", "t")}
+        JOIN reporting_owners o ON {same_filing("o", "t")}
         """,
     ),
     "sell_to_cover": (
@@ -116,13 +127,13 @@ ANALYST_VIEWS: dict[str, tuple[str, str]] = {
         "(however many owners filed it)",
         f"""
         WITH tx AS (
-            SELECT t.*, f.issuer_cik, f.issuer_name, f.issuer_ticker, f.filing_date
-            FROM transactions_current t JOIN filings f USING (accession_number)
+            SELECT t.*, f.issuer_name, f.issuer_ticker
+            FROM transactions_current t JOIN filings f ON {same_filing("f", "t")}
         ),
         people AS (
             SELECT f.issuer_cik, f.filing_date, count(DISTINCT o.owner_cik) AS insiders,
                    count(DISTINCT f.accession_number) AS filings
-            FROM filings f JOIN reporting_owners o USING (accession_number)
+            FROM filings f JOIN reporting_owners o ON {same_filing("o", "f")}
             WHERE f.accession_number NOT IN (SELECT accession_number FROM superseded_filings)
             GROUP BY ALL
         )
