@@ -146,6 +146,8 @@ def mentions_10b5_1(texts: Sequence[str]) -> bool:
 
 @lru_cache(maxsize=4096)
 def _mentions_plan(texts: tuple[str, ...]) -> bool:
+    if not any("10b" in t.lower() for t in texts):  # every _PLAN alternative contains "10b"
+        return False
     return any(
         _PLAN.search(s) is not None and _PLAN_NEGATED.search(s) is None for s in _sentences(texts)
     )
