@@ -26,6 +26,7 @@ from warehouse.db import Warehouse
 
 START = date(2021, 1, 4)
 PER_DAY = 1000
+BATCH = 1000  # filings per load transaction: what memory must be bounded by
 
 
 def backfill(count: int, tmp: Path) -> tuple[float, float, int]:
@@ -59,6 +60,7 @@ def backfill(count: int, tmp: Path) -> tuple[float, float, int]:
             "SEC_USER_AGENT": "form4 bench bench@form4.example",
             "FORM4_EDGAR_URL": f"http://127.0.0.1:{port_file.read_text()}",
             "FORM4_MAX_RPS": "1000",
+            "FORM4_BATCH_SIZE": str(BATCH),
             "FORM4_DB": str(tmp / "scale.duckdb"),
             "FORM4_RAW_DIR": str(tmp / "raw"),
         }

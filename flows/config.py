@@ -120,7 +120,7 @@ class Settings:
     retry_cap_s: float = 60.0
     timeout_s: float = 30.0
     concurrency: int = 8
-    batch_size: int = 1000
+    batch_size: int = 250
     max_submission_bytes: int = 50 * 1024 * 1024
     max_xml_bytes: int = 10 * 1024 * 1024
 
@@ -167,7 +167,7 @@ class Settings:
             retry_cap_s=_float(env, "FORM4_RETRY_CAP_S", 60.0, minimum=0.0),
             timeout_s=_float(env, "FORM4_TIMEOUT_S", 30.0, minimum=0.1),
             concurrency=_int(env, "FORM4_CONCURRENCY", 8, minimum=1),
-            batch_size=_int(env, "FORM4_BATCH_SIZE", 1000, minimum=1),
+            batch_size=_int(env, "FORM4_BATCH_SIZE", 250, minimum=1),
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
         )
