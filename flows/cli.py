@@ -246,7 +246,7 @@ def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
     _check_range(args.date, args.to)
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
-    with Warehouse(settings.db_path) as warehouse:
+    with Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse:
         result = reprocess(
             settings,
             warehouse=warehouse,
@@ -293,7 +293,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
-    with Warehouse(settings.db_path) as warehouse:
+    with Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse:
         result = export_parquet(warehouse.con, args.parquet, start=args.start, end=args.end)
     out.write(
         f"form4: exported to {result.target}: {len(result.written)} partitions written "

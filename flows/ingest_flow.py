@@ -87,7 +87,7 @@ def run_ingest(
     own_client = client is None
     http = client or build_client(settings)
     try:
-        with Warehouse(settings.db_path) as warehouse:
+        with Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse:
             raw = RawStore(settings.raw_root)
             if start is None:
                 days = days_to_ingest(warehouse, settings.forms, today)
@@ -159,7 +159,7 @@ def publish_task(settings: Settings, days: list[date]) -> None:
     from warehouse.parquet import export_parquet
 
     logger = get_run_logger()
-    with Warehouse(settings.db_path) as warehouse:
+    with Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse:
         if settings.parquet_dir is not None:
             result = export_parquet(warehouse.con, settings.parquet_dir)
             logger.info(
@@ -327,7 +327,10 @@ def backfill(
         summary = BackfillSummary()
         today = eastern_today()
         progress = Progress("backfill", sys.stderr)
-        with build_client(settings) as client, Warehouse(settings.db_path) as warehouse:
+        with (
+            build_client(settings) as client,
+            Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse,
+        ):
             raw = RawStore(settings.raw_root)
             if start is not None:
                 last = end or start

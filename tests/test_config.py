@@ -44,7 +44,12 @@ def test_arguments_win_over_environment_and_environment_over_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("FORM4_MAX_RPS", "fast"), ("FORM4_MAX_RPS", "0"), ("FORM4_CONCURRENCY", "-1")],
+    [
+        ("FORM4_MAX_RPS", "fast"),
+        ("FORM4_MAX_RPS", "0"),
+        ("FORM4_CONCURRENCY", "-1"),
+        ("FORM4_DUCKDB_MEMORY_MB", "8"),
+    ],
 )
 def test_bad_numeric_settings_are_refused_with_their_name(name: str, value: str) -> None:
     """Guards against a typo in an environment variable turning off the rate limit."""

@@ -340,3 +340,16 @@ def test_opening_a_warehouse_from_before_the_filing_keys_fills_them_from_filings
             ).fetchone()
             total = upgraded.count(table)
             assert total > 0 and row == (total, total, total), table
+
+
+def test_a_memory_cap_is_applied_to_duckdb(tmp_path: Path) -> None:
+    """What keeps a long backfill's memory from growing with the warehouse."""
+
+    def limit(memory_mb: int | None) -> str:
+        with Warehouse(tmp_path / "capped.duckdb", memory_mb=memory_mb) as wh:
+            row = wh.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    assert limit(300) == "286.1 MiB"  # 300 MB, shown in MiB
+    assert limit(None) != limit(300)
