@@ -30,6 +30,9 @@ KEYS = {
 }
 
 
+CHILD_TABLES = [name for name in DATA_TABLES if name != "filings"]
+
+
 @pytest.fixture
 def wh(tmp_path: Path) -> Iterator[Warehouse]:
     warehouse = Warehouse(tmp_path / "w.duckdb")
@@ -301,7 +304,7 @@ def test_opening_an_older_warehouse_adds_the_columns_a_newer_form4_declares(tmp_
         assert upgraded.count("transactions_current") == 3
 
 
-def test_owner_transaction_and_holding_rows_repeat_their_filings_issuer_and_date(
+def test_every_row_of_a_filing_repeats_its_issuer_and_filing_date(
     wh: Warehouse,
 ) -> None:
     """The copies the views prune by must agree with ``filings`` row for row."""
@@ -311,7 +314,7 @@ def test_owner_transaction_and_holding_rows_repeat_their_filings_issuer_and_date
         document=replace(first.document, issuer=replace(first.document.issuer, cik="0000000042")),
     )
     wh.load_batch([first, second])
-    for table in ("reporting_owners", "transactions", "holdings"):
+    for table in CHILD_TABLES:
         mismatched = wh.con.execute(
             f"SELECT count(*) FROM {table} t JOIN filings f USING (accession_number) "
             "WHERE t.issuer_cik <> f.issuer_cik "
@@ -328,11 +331,11 @@ def test_opening_a_warehouse_from_before_the_filing_keys_fills_them_from_filings
     db = tmp_path / "old.duckdb"
     with Warehouse(db) as wh:
         wh.load_batch([filing("0002900001-26-000011")])
-        for table in ("reporting_owners", "transactions", "holdings"):
+        for table in CHILD_TABLES:
             wh.con.execute(f"ALTER TABLE {table} DROP COLUMN issuer_cik")
             wh.con.execute(f"ALTER TABLE {table} DROP COLUMN filing_date")
     with Warehouse(db) as upgraded:
-        for table in ("reporting_owners", "transactions", "holdings"):
+        for table in CHILD_TABLES:
             row = upgraded.con.execute(
                 f"SELECT count(*), count(t.issuer_cik), count(t.filing_date) FROM {table} t "
                 "JOIN filings f ON f.accession_number = t.accession_number "
@@ -353,3 +356,24 @@ def test_a_memory_cap_is_applied_to_duckdb(tmp_path: Path) -> None:
 
     assert limit(300) == "286.1 MiB"  # 300 MB, shown in MiB
     assert limit(None) != limit(300)
+
+
+@pytest.mark.parametrize("first_date", [date(2026, 2, 2), None])
+def test_a_reload_replaces_rows_even_when_the_filing_date_changed(
+    wh: Warehouse, first_date: date | None
+) -> None:
+    """Deletes are bounded by the dates stored with the old rows, not the new ones."""
+    original = filing("0002900001-26-000011", transactions=3)
+    before = replace(original, header=replace(original.header, filing_date=first_date))
+    wh.load_batch([before, filing("0002900001-26-000012")])
+    counts = _counts(wh)
+    after = replace(original, header=replace(original.header, filing_date=date(2026, 3, 2)))
+    wh.load_batch([after])
+    assert _counts(wh) == counts
+    for table in CHILD_TABLES:
+        stale = wh.con.execute(
+            f"SELECT count(*) FROM {table} WHERE accession_number = ? "
+            "AND filing_date IS DISTINCT FROM DATE '2026-03-02'",
+            [original.header.accession_number],
+        ).fetchone()
+        assert stale == (0,), table

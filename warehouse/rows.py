@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from parsers.errors import ParseError
-from parsers.records import Holding, ParsedFiling, Transaction
+from parsers.records import Holding, OwnershipDocument, ParsedFiling, Transaction
 from warehouse.schema import (
     DATA_TABLES,
     DECIMAL,
@@ -142,14 +142,15 @@ def _filing_row(filing: ParsedFiling, now: datetime) -> tuple[Any, ...]:
     )
 
 
-def _links(filings: Sequence[ParsedFiling], table: str) -> list[Sequence[Any]]:
-    rows = [
-        (f.header.accession_number, row.line_no, row.is_derivative, link.field, link.footnote_id)
-        for f in filings
-        for row in (f.document.transactions if table == "transactions" else f.document.holdings)
-        for link in row.field_footnotes
-    ]
-    return list(zip(*rows, strict=True)) if rows else [[] for _ in range(5)]
+def _links(docs: list[tuple[Keys, OwnershipDocument]], table: str) -> list[Sequence[Any]]:
+    keys: list[Keys] = []
+    rows: list[tuple[Any, ...]] = []
+    for k, d in docs:
+        for row in d.transactions if table == "transaction_footnotes" else d.holdings:
+            for link in row.field_footnotes:
+                keys.append(k)
+                rows.append((row.line_no, row.is_derivative, link.field, link.footnote_id))
+    return _transpose(table, keys, rows)
 
 
 def filings_to_arrow(
@@ -183,8 +184,8 @@ def filings_to_arrow(
         "footnotes": _transpose(
             "footnotes", [k for k, _ in notes], [_GET_NOTE(n) for _, n in notes]
         ),
-        "transaction_footnotes": _links(filings, "transactions"),
-        "holding_footnotes": _links(filings, "holdings"),
+        "transaction_footnotes": _links(docs, "transaction_footnotes"),
+        "holding_footnotes": _links(docs, "holding_footnotes"),
         "owner_signatures": _transpose(
             "owner_signatures",
             [k for k, d in docs for _ in d.signatures],

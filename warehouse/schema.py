@@ -41,7 +41,7 @@ def _c(name: str, sql_type: str, doc: str) -> Column:
     return Column(name, sql_type, doc)
 
 
-# The filing's issuer and filing date, repeated on its owner, transaction and holding rows:
+# The filing's issuer and filing date, repeated on every row that belongs to a filing:
 # DuckDB prunes row groups by these (a warehouse grows in filing-date order), so a question
 # about one issuer and one period reads a fraction of a large table instead of all of it.
 FILING_KEYS: tuple[Column, ...] = (
@@ -192,6 +192,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("accession_number", "VARCHAR", "filing (key with footnote_id)"),
         _c("footnote_id", "VARCHAR", "footnote id, e.g. F1"),
         _c("text", "VARCHAR", "whole footnote text, markup removed, entities decoded"),
+        *FILING_KEYS,
     ),
     "transaction_footnotes": (
         _c("accession_number", "VARCHAR", "filing"),
@@ -199,6 +200,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("is_derivative", "BOOLEAN", "Table II row"),
         _c("field", "VARCHAR", "column the footnote annotates, e.g. price_per_share"),
         _c("footnote_id", "VARCHAR", "footnote id, e.g. F1"),
+        *FILING_KEYS,
     ),
     "holding_footnotes": (
         _c("accession_number", "VARCHAR", "filing"),
@@ -206,12 +208,14 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("is_derivative", "BOOLEAN", "Table II row"),
         _c("field", "VARCHAR", "column the footnote annotates, e.g. nature_of_ownership"),
         _c("footnote_id", "VARCHAR", "footnote id, e.g. F1"),
+        *FILING_KEYS,
     ),
     "owner_signatures": (
         _c("accession_number", "VARCHAR", "filing"),
         _c("signature_no", "INTEGER", "signature number within the filing, from 1"),
         _c("signature_name", "VARCHAR", "name as signed"),
         _c("signature_date", "DATE", "date signed"),
+        *FILING_KEYS,
     ),
     "rejects": (
         _c("accession_number", "VARCHAR", "filing (key)"),
