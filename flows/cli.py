@@ -239,14 +239,14 @@ def _cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
+    from flows.ingest import open_warehouse
     from flows.reprocess import reprocess
-    from warehouse.db import Warehouse
     from warehouse.raw import RawStore
 
     _check_range(args.date, args.to)
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
-    with Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse:
+    with open_warehouse(settings) as warehouse:
         result = reprocess(
             settings,
             warehouse=warehouse,
@@ -286,14 +286,14 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
-    from warehouse.db import Warehouse
+    from flows.ingest import open_warehouse
     from warehouse.parquet import export_parquet
 
     if args.start is not None and args.end is not None and args.end < args.start:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
-    with Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse:
+    with open_warehouse(settings) as warehouse:
         result = export_parquet(warehouse.con, args.parquet, start=args.start, end=args.end)
     out.write(
         f"form4: exported to {result.target}: {len(result.written)} partitions written "

@@ -165,6 +165,11 @@ def _fetch_and_parse(
     return _Outcome(entry, filing=filing, raw_document=raw_document, reused_raw=reused)
 
 
+def open_warehouse(settings: Settings) -> Warehouse:
+    """The warehouse of a form4 run, with DuckDB's memory capped by the settings."""
+    return Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb)
+
+
 def _chunks(items: Sequence[IndexEntry], size: int) -> Iterable[Sequence[IndexEntry]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

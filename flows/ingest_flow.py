@@ -32,6 +32,7 @@ from flows.ingest import (
     days_to_ingest,
     eastern_today,
     ingest_day,
+    open_warehouse,
     retry_failed,
 )
 from flows.progress import Progress
@@ -87,7 +88,7 @@ def run_ingest(
     own_client = client is None
     http = client or build_client(settings)
     try:
-        with Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse:
+        with open_warehouse(settings) as warehouse:
             raw = RawStore(settings.raw_root)
             if start is None:
                 days = days_to_ingest(warehouse, settings.forms, today)
@@ -159,7 +160,7 @@ def publish_task(settings: Settings, days: list[date]) -> None:
     from warehouse.parquet import export_parquet
 
     logger = get_run_logger()
-    with Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse:
+    with open_warehouse(settings) as warehouse:
         if settings.parquet_dir is not None:
             result = export_parquet(warehouse.con, settings.parquet_dir)
             logger.info(
@@ -329,7 +330,7 @@ def backfill(
         progress = Progress("backfill", sys.stderr)
         with (
             build_client(settings) as client,
-            Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb) as warehouse,
+            open_warehouse(settings) as warehouse,
         ):
             raw = RawStore(settings.raw_root)
             if start is not None:

@@ -118,28 +118,31 @@ _FOOTNOTE_IDS = {
 }
 
 
-def _filing_row(filing: ParsedFiling, now: datetime) -> tuple[Any, ...]:
+_FILING_COLUMNS = tuple(c.name for c in TABLES["filings"])
+
+
+def _filing_row(filing: ParsedFiling, now: datetime) -> dict[str, Any]:
     h, d = filing.header, filing.document
-    return (
-        h.accession_number,
-        h.form_type,
-        h.filing_date,
-        h.accepted_at,
-        d.period_of_report or h.period_of_report,
-        d.issuer.cik,
-        d.issuer.name,
-        d.issuer.ticker,
-        d.aff10b5_one,
-        d.date_of_original_submission,
-        d.remarks,
-        d.schema_version,
-        d.document_type,
-        d.not_subject_to_section16,
-        d.no_securities_owned,
-        d.issuer.foreign_trading_symbol,
-        None,  # amends_accession: linked by warehouse.db after the load
-        now,
-    )
+    return {
+        "accession_number": h.accession_number,
+        "form_type": h.form_type,
+        "filing_date": h.filing_date,
+        "accepted_at": h.accepted_at,
+        "period_of_report": d.period_of_report or h.period_of_report,
+        "issuer_cik": d.issuer.cik,
+        "issuer_name": d.issuer.name,
+        "issuer_ticker": d.issuer.ticker,
+        "aff10b5_one": d.aff10b5_one,
+        "date_of_original_submission": d.date_of_original_submission,
+        "remarks": d.remarks,
+        "schema_version": d.schema_version,
+        "document_type": d.document_type,
+        "not_subject_to_section16": d.not_subject_to_section16,
+        "no_securities_owned": d.no_securities_owned,
+        "issuer_foreign_trading_symbol": d.issuer.foreign_trading_symbol,
+        "amends_accession": None,  # linked by warehouse.db after the load
+        "loaded_at": now,
+    }
 
 
 def _links(docs: list[tuple[Keys, OwnershipDocument]], table: str) -> list[Sequence[Any]]:
@@ -163,6 +166,7 @@ def filings_to_arrow(
     per-value work runs in C.
     """
     now = (loaded_at or datetime.now(UTC)).replace(tzinfo=None)
+    filing_rows = [_filing_row(f, now) for f in filings]  # by name: one row per filing
     docs = [
         ((f.header.accession_number, f.document.issuer.cik, f.header.filing_date), f.document)
         for f in filings
@@ -172,8 +176,7 @@ def filings_to_arrow(
     holds = [(k, x) for k, d in docs for x in d.holdings]
     notes = [(k, n) for k, d in docs for n in d.footnotes]
     cols: dict[str, list[Sequence[Any]]] = {
-        "filings": [*zip(*[_filing_row(f, now) for f in filings], strict=True)]
-        or [[] for _ in TABLES["filings"]],
+        "filings": [[row[name] for row in filing_rows] for name in _FILING_COLUMNS],
         "reporting_owners": _transpose(
             "reporting_owners", [k for k, _ in owners], [_GET_OWNER(o) for _, o in owners]
         ),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import duckdb
 
-__all__ = ["ANALYST_VIEWS", "FIGURES", "create_views", "same_filing"]
+__all__ = ["ANALYST_VIEWS", "FIGURES", "create_views"]
 
 # The report's per-insider figures as SQL aggregates over rows of insider_trades or a
 # transactions join (columns transaction_code, shares, value, price_per_share, security_kind,
@@ -66,7 +66,7 @@ FIGURES: dict[str, str] = {
 _FIGURES_SQL = ",\n    ".join(f"{sql} AS {name}" for name, sql in FIGURES.items())
 
 
-def same_filing(a: str, b: str) -> str:
+def _same_filing(a: str, b: str) -> str:
     """Join condition between two tables that carry the filing keys (``FILING_KEYS``): the
     accession, plus issuer and filing date so a filter on either reaches both sides and DuckDB
     skips row groups of other issuers and periods."""
@@ -96,8 +96,8 @@ ANALYST_VIEWS: dict[str, tuple[str, str]] = {
         f"""
         SELECT {_TRADE_COLUMNS}
         FROM transactions_current t
-        JOIN filings f ON {same_filing("f", "t")}
-        JOIN reporting_owners o ON {same_filing("o", "t")}
+        JOIN filings f ON {_same_filing("f", "t")}
+        JOIN reporting_owners o ON {_same_filing("o", "t")}
         """,
     ),
     "sell_to_cover": (
@@ -128,12 +128,12 @@ ANALYST_VIEWS: dict[str, tuple[str, str]] = {
         f"""
         WITH tx AS (
             SELECT t.*, f.issuer_name, f.issuer_ticker
-            FROM transactions_current t JOIN filings f ON {same_filing("f", "t")}
+            FROM transactions_current t JOIN filings f ON {_same_filing("f", "t")}
         ),
         people AS (
             SELECT f.issuer_cik, f.filing_date, count(DISTINCT o.owner_cik) AS insiders,
                    count(DISTINCT f.accession_number) AS filings
-            FROM filings f JOIN reporting_owners o ON {same_filing("o", "f")}
+            FROM filings f JOIN reporting_owners o ON {_same_filing("o", "f")}
             WHERE f.accession_number NOT IN (SELECT accession_number FROM superseded_filings)
             GROUP BY ALL
         )
