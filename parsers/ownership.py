@@ -39,6 +39,7 @@ from parsers.xmlutil import (
     as_date,
     as_decimal,
     children,
+    clean_text,
     safe_fromstring,
     text_of,
     value_of,
@@ -96,26 +97,6 @@ def _cik(text: str | None) -> str | None:
     return digits.zfill(10) if digits.isdigit() else digits
 
 
-def _links(row: Element) -> tuple[tuple[str, ...], tuple[FieldFootnote, ...]]:
-    ids: list[str] = []
-    links: list[FieldFootnote] = []
-    seen_links: set[tuple[str, str]] = set()
-    for note in row.iter("footnoteId"):
-        ref = (note.get("id") or "").strip()
-        if not ref:
-            continue
-        if ref not in ids:
-            ids.append(ref)
-        parent = note.getparent()
-        while parent is not None and parent is not row and parent.tag not in FIELD_OF_ELEMENT:
-            parent = parent.getparent()
-        field = FIELD_OF_ELEMENT.get(str(parent.tag), "row") if parent is not None else "row"
-        if (field, ref) not in seen_links:
-            seen_links.add((field, ref))
-            links.append(FieldFootnote(field, ref))
-    return tuple(ids), tuple(links)
-
-
 # Every field element a table row may hold, at any depth (grouping elements such as
 # transactionAmounts and postTransactionAmounts are walked through).
 _ROW_FIELDS = frozenset(
@@ -145,34 +126,66 @@ _ROW_FIELDS = frozenset(
 
 
 class _Row:
-    """The field values of one table row, read in one pass over the row's subtree.
+    """The field values and footnote references of one table row, read in one pass over the
+    row's subtree.
 
     ``fields`` maps each field name present to what ``value_of`` gives for its first element:
     the text of its first ``<value>`` child, else its own text (None when only footnoted).
-    One ``iter()`` walk replaces a dictionary of children per grouping element and a
-    ``find("value")`` per field.
+    ``ids`` are the footnote ids referenced anywhere in the row, in document order, and
+    ``links`` each (field, id) once, the field being the nearest enclosing field element
+    (``FIELD_OF_ELEMENT``) or "row". One ``iter()`` walk replaces a dictionary of children per
+    grouping element, a ``find("value")`` per field and a second walk for the footnotes.
     """
 
-    __slots__ = ("fields",)
+    __slots__ = ("fields", "ids", "links")
 
     def __init__(self, row: Element) -> None:
         elements: dict[str, Element] = {}
         fields: dict[str, str | None] = {}
+        ids: list[str] = []
+        links: list[FieldFootnote] = []
+        seen: set[tuple[str, str]] = set()
+        # The walk is in document order, so a field's <value> comes right after the field's
+        # start tag (footnote ids may sit between): `current` is the field that a <value>
+        # met now belongs to, None after anything else. Only when footnote ids came between
+        # is the parent looked up to be sure.
+        current: str | None = None
+        check_parent = False
         for el in row.iter():
             tag = el.tag
             if tag == "value":
-                parent = el.getparent()
-                if parent is not None:
-                    name: str = parent.tag
-                    # lxml hands back the same proxy while one is referenced: `is` is exact
-                    if elements.get(name) is parent and name not in fields:
-                        fields[name] = text_of(el)
-            elif tag in _ROW_FIELDS and tag not in elements:
-                elements[tag] = el
-        for name, el in elements.items():
+                if current is not None:
+                    if not check_parent or el.getparent() is elements[current]:
+                        fields[current] = clean_text(el.text) if len(el) == 0 else text_of(el)
+                    current = None
+            elif tag in _ROW_FIELDS:
+                if tag in elements:  # only the first element of a field counts
+                    current = None
+                else:
+                    elements[tag] = el
+                    current, check_parent = tag, False
+            elif tag == "footnoteId":
+                check_parent = True
+                ref = (el.get("id") or "").strip()
+                if not ref:
+                    continue
+                if ref not in ids:
+                    ids.append(ref)
+                up = el.getparent()
+                while up is not None and up is not row and up.tag not in FIELD_OF_ELEMENT:
+                    up = up.getparent()
+                field = FIELD_OF_ELEMENT.get(str(up.tag), "row") if up is not None else "row"
+                if (field, ref) not in seen:
+                    seen.add((field, ref))
+                    links.append(FieldFootnote(field, ref))
+            else:
+                current = None
+        for name, found in elements.items():
             if name not in fields:  # a leaf field, or one given only by footnote
-                fields[name] = value_of(el)
+                fields[name] = value_of(found)
         self.fields = fields
+        self.ids = tuple(ids)
+        self.links = tuple(links)
 
 
 def _position(r: _Row) -> dict[str, object]:
@@ -227,7 +240,7 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         value = shares * price
     else:
         value = as_decimal(v("transactionTotalValue"))
-    ids, links = _links(row)
+    ids, links = r.ids, r.links
     texts = ctx.texts(ids)
     price_notes = [
         ctx.notes[x.footnote_id]
@@ -271,8 +284,9 @@ def _kind_of(is_derivative: bool, position: dict[str, object], texts: list[str])
 
 
 def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Holding:
-    ids, links = _links(row)
-    position = _position(_Row(row))
+    r = _Row(row)
+    ids, links = r.ids, r.links
+    position = _position(r)
     return Holding(
         line_no=line_no,
         is_derivative=is_derivative,
@@ -283,44 +297,73 @@ def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> 
     )
 
 
+# The leaf elements of a <reportingOwner> (in reportingOwnerId, reportingOwnerAddress and
+# reportingOwnerRelationship); each tag occurs in one group only.
+_OWNER_LEAVES = frozenset(
+    {
+        "rptOwnerCik",
+        "rptOwnerName",
+        "rptOwnerStreet1",
+        "rptOwnerStreet2",
+        "rptOwnerCity",
+        "rptOwnerState",
+        "rptOwnerZipCode",
+        "rptOwnerStateDescription",
+        "isDirector",
+        "isOfficer",
+        "isTenPercentOwner",
+        "isOther",
+        "officerTitle",
+        "otherText",
+    }
+)
+
+
 def _owner(el: Element) -> ReportingOwner:
-    top = children(el)
-    ident = children(top.get("reportingOwnerId"))
-    address = children(top.get("reportingOwnerAddress"))
-    rel_el = top.get("reportingOwnerRelationship")
-    rel = children(rel_el)
-    cik = _cik(text_of(ident.get("rptOwnerCik")))
+    """One pass over the owner's subtree: the first text of each leaf, and whether the
+    relationship box group is there at all."""
+    leaves: dict[str, str | None] = {}
+    has_relationship = False
+    for child in el.iter():
+        tag = child.tag
+        if tag in _OWNER_LEAVES:
+            if tag not in leaves:
+                leaves[tag] = text_of(child)
+        elif tag == "reportingOwnerRelationship":
+            has_relationship = True
+    v = leaves.get
+    cik = _cik(v("rptOwnerCik"))
     if not cik:
         raise ParseError("a reporting owner has no rptOwnerCik", stage="ownership")
 
     def flag(name: str) -> bool | None:
-        value = as_bool(text_of(rel.get(name)))
-        if value is None and rel_el is not None:
+        value = as_bool(v(name))
+        if value is None and has_relationship:
             return False  # the box exists on the form and was left unchecked
         return value
 
     return ReportingOwner(
         owner_cik=cik,
-        owner_name=text_of(ident.get("rptOwnerName")),
+        owner_name=v("rptOwnerName"),
         is_director=flag("isDirector"),
         is_officer=flag("isOfficer"),
         is_ten_percent_owner=flag("isTenPercentOwner"),
         is_other=flag("isOther"),
-        officer_title=text_of(rel.get("officerTitle")),
-        other_text=text_of(rel.get("otherText")),
-        street1=text_of(address.get("rptOwnerStreet1")),
-        street2=text_of(address.get("rptOwnerStreet2")),
-        city=text_of(address.get("rptOwnerCity")),
-        state=text_of(address.get("rptOwnerState")),
-        zip_code=text_of(address.get("rptOwnerZipCode")),
-        state_description=text_of(address.get("rptOwnerStateDescription")),
+        officer_title=v("officerTitle"),
+        other_text=v("otherText"),
+        street1=v("rptOwnerStreet1"),
+        street2=v("rptOwnerStreet2"),
+        city=v("rptOwnerCity"),
+        state=v("rptOwnerState"),
+        zip_code=v("rptOwnerZipCode"),
+        state_description=v("rptOwnerStateDescription"),
     )
 
 
 def _rows(table: Element | None, name: str) -> Iterable[Element]:
     if table is None:
         return ()
-    return (child for child in table if child.tag == name)
+    return table.iterchildren(name)  # filtered by tag in C
 
 
 def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> OwnershipDocument:

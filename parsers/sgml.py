@@ -31,12 +31,34 @@ _HEADER_FIELDS = {
 _PATTERNS = {
     key: tuple(re.compile(p, re.MULTILINE) for p in pats) for key, pats in _HEADER_FIELDS.items()
 }
-_DOCUMENT = re.compile(rb"<DOCUMENT>")
 _DOC_TYPE = re.compile(rb"<TYPE>\s*([^<\r\n]+)")
-_HEADER_END = (b"</SEC-HEADER>", b"</IMS-HEADER>")
+
+
+# The .txt layout's header lines, found with bytes.find (memchr speed) before any pattern runs.
+_LINE_KEYS = {
+    "accession": b"\nACCESSION NUMBER:",
+    "form_type": b"\nCONFORMED SUBMISSION TYPE:",
+    "filed": b"\nFILED AS OF DATE:",
+    "period": b"\nCONFORMED PERIOD OF REPORT:",
+}
+_LINE_VALUE = {
+    "accession": re.compile(rb"[ \t]*(\S+)"),
+    "form_type": re.compile(rb"[ \t]*([^\r\n]+?)[ \t\r]*$", re.MULTILINE),
+    "filed": re.compile(rb"[ \t]*(\d{8})"),
+    "period": re.compile(rb"[ \t]*(\d{8})"),
+}
 
 
 def _field(head: bytes, key: str) -> str | None:
+    marker = _LINE_KEYS.get(key)
+    if marker is not None:  # fast path: the field's line, read where it is
+        at = head.find(marker)
+        if at != -1:
+            match = _LINE_VALUE[key].match(head, at + len(marker))
+            if match is not None:
+                value = match.group(1).strip().decode("latin-1")
+                if value:
+                    return value
     for pattern in _PATTERNS[key]:
         match = pattern.search(head)
         if match is not None:
@@ -68,36 +90,45 @@ def _accepted(text: str | None) -> datetime | None:
 
 
 def _header_block(data: bytes) -> bytes:
-    """The header: up to ``</SEC-HEADER>``, or up to the first ``<DOCUMENT>`` (feed layout)."""
-    for end in _HEADER_END:
-        at = data.find(end)
-        if at != -1:
-            return data[:at]
-    first = _DOCUMENT.search(data)
-    return data[: first.start()] if first else data[:65536]
+    """The header: up to ``</SEC-HEADER>``, or up to the first ``<DOCUMENT>`` (feed layout).
+    The header precedes the first document, so only the .txt layout's end tag is looked for
+    beyond it (it comes first there); anything else is searched before the first document."""
+    at = data.find(b"</SEC-HEADER>")
+    if at != -1:
+        return data[:at]
+    first = data.find(b"<DOCUMENT>")
+    stop = first if first != -1 else min(len(data), 65536)
+    at = data.find(b"</IMS-HEADER>", 0, stop)
+    return data[: at if at != -1 else stop]
 
 
 def _ownership_xml(data: bytes) -> bytes:
-    """The ``<XML>`` body of the ownership document (3/4/5 and amendments)."""
+    """The ``<XML>`` body of the ownership document (3/4/5 and amendments).
+
+    Positions are searched within ``data`` so each document is scanned about once: the part
+    before its ``<XML>``, then on to ``</DOCUMENT>``; ``</XML>`` is found backwards from there."""
     fallback: bytes | None = None
     pos = 0
     while True:
         start = data.find(b"<DOCUMENT>", pos)
         if start == -1:
             break
-        end = data.find(b"</DOCUMENT>", start)
+        xml_start = data.find(b"<XML>", start)
+        closes = data.find(b"</DOCUMENT>", start, xml_start if xml_start != -1 else len(data))
+        if xml_start == -1 or closes != -1:  # this document has no XML: go to the next one
+            if closes == -1:
+                raise ParseError("truncated submission: a <DOCUMENT> never closes", stage="sgml")
+            pos = closes + 11
+            continue
+        end = data.find(b"</DOCUMENT>", xml_start)
         if end == -1:
             raise ParseError("truncated submission: a <DOCUMENT> never closes", stage="sgml")
-        document = data[start:end]
-        pos = end + len(b"</DOCUMENT>")
-        xml_start = document.find(b"<XML>")
-        if xml_start == -1:
-            continue
-        xml_end = document.find(b"</XML>", xml_start)
+        xml_end = data.rfind(b"</XML>", xml_start, end)  # a few bytes before `end`
         if xml_end == -1:
             raise ParseError("truncated submission: <XML> never closes", stage="sgml")
-        body = document[xml_start + 5 : xml_end].strip()
-        doc_type = _DOC_TYPE.search(document, 0, xml_start)
+        pos = end + 11
+        body = data[xml_start + 5 : xml_end].strip()
+        doc_type = _DOC_TYPE.search(data, start, xml_start)
         if doc_type is not None and doc_type.group(1).strip().upper() in OWNERSHIP_FORMS:
             return body
         if fallback is None and b"ownershipDocument" in body[:4096]:

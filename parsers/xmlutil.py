@@ -31,6 +31,7 @@ __all__ = [
     "as_date",
     "as_decimal",
     "children",
+    "clean_text",
     "footnote_ids",
     "safe_fromstring",
     "text_of",
@@ -66,7 +67,9 @@ def safe_fromstring(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> E
         raise ParseError(
             f"XML of {len(data)} bytes is over the {max_bytes}-byte limit", stage="xml"
         )
-    if b"<!" in data:  # one scan for the common case of no declaration or CDATA at all
+    # "!" is rare in ownership XML and memchr finds it fast; scanning for b"<!" directly stops
+    # at every "<" and costs a fifth of the XML parse itself.
+    if b"!" in data and b"<!" in data:
         for marker in _FORBIDDEN:
             if marker in data:
                 raise ParseError("XML with a DTD or entity declaration is refused", stage="xml")
@@ -116,20 +119,24 @@ def _fold(text: str) -> str | None:
     return folded or None
 
 
+def clean_text(text: str | None) -> str | None:
+    """A leaf's ``.text`` as ``text_of`` gives it: stripped, whitespace folded, None if empty."""
+    if not text:
+        return None
+    text = text.strip()
+    if not text:
+        return None
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text:
+        return _fold(text)
+    return text
+
+
 def text_of(el: Element | None) -> str | None:
     """All text of the subtree (markup removed), whitespace folded; None when empty."""
     if el is None:
         return None
     if len(el) == 0:  # a leaf, by far the most common case: no join, no fold unless needed
-        text = el.text
-        if not text:
-            return None
-        text = text.strip()
-        if not text:
-            return None
-        if "  " in text or "\n" in text or "\t" in text or "\r" in text:
-            return _fold(text)
-        return text
+        return clean_text(el.text)
     return _fold("".join(str(t) for t in el.itertext()))
 
 
@@ -174,6 +181,11 @@ def as_date(text: str | None) -> date | None:
     """``2026-06-30``, also with a time-zone suffix or time; anything else is None."""
     if text is None:
         return None
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":  # the usual form, parsed in C
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass  # the general path below decides
     match = _DATE.match(text.strip())
     if match is None:
         return None
