@@ -121,6 +121,7 @@ class Settings:
     timeout_s: float = 30.0
     concurrency: int = 8
     batch_size: int = 250
+    reprocess_batch_size: int = 5000  # no network to wait for: bigger batches load faster
     duckdb_memory_mb: int = 512  # DuckDB's memory limit in a form4 run: bounds RSS
     max_submission_bytes: int = 50 * 1024 * 1024
     max_xml_bytes: int = 10 * 1024 * 1024
@@ -169,6 +170,7 @@ class Settings:
             timeout_s=_float(env, "FORM4_TIMEOUT_S", 30.0, minimum=0.1),
             concurrency=_int(env, "FORM4_CONCURRENCY", 8, minimum=1),
             batch_size=_int(env, "FORM4_BATCH_SIZE", 250, minimum=1),
+            reprocess_batch_size=_int(env, "FORM4_REPROCESS_BATCH_SIZE", 5000, minimum=1),
             duckdb_memory_mb=_int(env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64),
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),

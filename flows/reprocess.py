@@ -79,10 +79,11 @@ def reprocess(
     """Re-parse stored documents and reload them; returns what happened."""
     accessions = _selection(warehouse, start, end, rejects_only)
     result = ReprocessResult(selected=len(accessions))
-    for offset in range(0, len(accessions), settings.batch_size):
+    size = settings.reprocess_batch_size
+    for offset in range(0, len(accessions), size):
         filings: list[ParsedFiling] = []
         rejects: list[Reject] = []
-        for accession in accessions[offset : offset + settings.batch_size]:
+        for accession in accessions[offset : offset + size]:
             try:
                 data = _raw_bytes(accession, raw, warehouse)
             except LoadError as exc:

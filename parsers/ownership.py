@@ -360,6 +360,14 @@ def _owner(el: Element) -> ReportingOwner:
     )
 
 
+def _signature(el: Element) -> Signature:
+    parts = children(el)
+    return Signature(
+        name=text_of(parts.get("signatureName")),
+        signed_on=as_date(text_of(parts.get("signatureDate"))),
+    )
+
+
 def _rows(table: Element | None, name: str) -> Iterable[Element]:
     if table is None:
         return ()
@@ -415,14 +423,7 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
             for i, row in enumerate(_rows(derivative, "derivativeHolding"), 1)
         ),
     )
-    signatures = tuple(
-        Signature(
-            name=text_of(children(el).get("signatureName")),
-            signed_on=as_date(text_of(children(el).get("signatureDate"))),
-        )
-        for el in root
-        if el.tag == "ownerSignature"
-    )
+    signatures = tuple(_signature(el) for el in root.iterchildren("ownerSignature"))
     return OwnershipDocument(
         schema_version=text_of(top.get("schemaVersion")),
         document_type=document_type.upper(),

@@ -198,6 +198,12 @@ def as_date(text: str | None) -> date | None:
 def as_decimal(text: str | None) -> Decimal | None:
     if text is None:
         return None
+    try:  # the usual plain number; the cleaning below would leave it as it is
+        value = Decimal(text)
+    except InvalidOperation:
+        pass
+    else:
+        return value if value.is_finite() else None
     cleaned = text.translate(_NUMBER_JUNK)
     if not cleaned:
         return None

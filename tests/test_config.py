@@ -49,6 +49,7 @@ def test_arguments_win_over_environment_and_environment_over_defaults() -> None:
         ("FORM4_MAX_RPS", "0"),
         ("FORM4_CONCURRENCY", "-1"),
         ("FORM4_DUCKDB_MEMORY_MB", "8"),
+        ("FORM4_REPROCESS_BATCH_SIZE", "0"),
     ],
 )
 def test_bad_numeric_settings_are_refused_with_their_name(name: str, value: str) -> None:

@@ -15,7 +15,7 @@ from tests.test_ingest_e2e import DAY, MALFORMED, TODAY, day_submissions, settin
 
 
 def test_rejects_fixed_by_a_new_setting_are_reloaded_from_raw_without_refetching(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Guards against a parser fix needing EDGAR again, or a reprocess duplicating rows."""
     with FaultyEdgar(build_day(DAY, day_submissions())) as server:
@@ -36,8 +36,11 @@ def test_rejects_fixed_by_a_new_setting_are_reloaded_from_raw_without_refetching
     assert [r[0] for r in rows["rejects"]] == [MALFORMED]
     assert len(rows["filings"]) == first.totals.loaded + first.totals.rejected - 1
 
+    # idempotent, also when the day is split over several reprocess batches
+    monkeypatch.setenv("FORM4_REPROCESS_BATCH_SIZE", "3")
     assert main(["reprocess", "--db", str(strict.db_path), "--date", DAY.isoformat()]) == 0
-    assert snapshot(strict.db_path) == rows  # idempotent
+    assert "stored filings" in capsys.readouterr().out
+    assert snapshot(strict.db_path) == rows
     assert served == len(server.requests)
 
 
