@@ -146,9 +146,9 @@ class _Row:
         links: list[FieldFootnote] = []
         seen: set[tuple[str, str]] = set()
         # The walk is in document order, so a field's <value> comes right after the field's
-        # start tag (footnote ids may sit between): `current` is the field that a <value>
-        # met now belongs to, None after anything else. Only when footnote ids came between
-        # is the parent looked up to be sure.
+        # start tag (footnote ids may sit between): `current` is the field with children that
+        # a <value> met now belongs to, None after anything else. Only when footnote ids came
+        # between is the parent looked up to be sure.
         current: str | None = None
         check_parent = False
         for el in row.iter():
@@ -163,7 +163,8 @@ class _Row:
                     current = None
                 else:
                     elements[tag] = el
-                    current, check_parent = tag, False
+                    # a leaf field has no <value>: what comes next is not inside it
+                    current, check_parent = (tag if len(el) else None), False
             elif tag == "footnoteId":
                 check_parent = True
                 ref = (el.get("id") or "").strip()

@@ -224,3 +224,20 @@ def test_pre_checkbox_plan_sales_are_found_from_their_footnotes(corpus: Path) ->
     sales = [t for t in doc.transactions if t.transaction_code == "S"]
     assert sales and all(t.is_10b5_1 for t in sales)
     assert all(t.price_range_low is not None for t in sales)
+
+
+def test_a_value_belongs_only_to_the_field_that_encloses_it() -> None:
+    """Guards the one-pass row reader against giving a stray <value> to the field before it."""
+    doc = parse_ownership(
+        b"<ownershipDocument><documentType>4</documentType>"
+        b"<issuer><issuerCik>1</issuerCik></issuer><nonDerivativeTable>"
+        b"<nonDerivativeTransaction><transactionCoding><transactionCode>S</transactionCode>"
+        b"</transactionCoding><value>7</value>"
+        b"<transactionAmounts><transactionShares><value>10</value></transactionShares>"
+        b'<transactionPricePerShare><footnoteId id="F1"/></transactionPricePerShare>'
+        b"<value>99</value></transactionAmounts>"
+        b"</nonDerivativeTransaction></nonDerivativeTable></ownershipDocument>"
+    )
+    (row,) = doc.transactions
+    assert (row.transaction_code, row.shares, row.price_per_share) == ("S", Decimal(10), None)
+    assert [(f.field, f.footnote_id) for f in row.field_footnotes] == [("price_per_share", "F1")]
