@@ -119,8 +119,11 @@ def _getters(table: str) -> tuple[Callable[[Any], Any], ...]:
 _RECORD_COLUMNS = {
     name: _getters(name) for name in ("reporting_owners", "transactions", "holdings", "footnotes")
 }
-_GET_HEADER = attrgetter("accession_number", "form_type", "filing_date", "accepted_at")
-_GET_DOCUMENT = attrgetter(
+# The filings columns, as gathered by _filing_columns: the header's, the period, the issuer's
+# (stored as issuer_<attribute>), the document's, then the two the loader sets.
+_HEADER_FIELDS = ("accession_number", "form_type", "filing_date", "accepted_at")
+_ISSUER_FIELDS = ("cik", "name", "ticker", "foreign_trading_symbol")
+_DOCUMENT_FIELDS = (
     "aff10b5_one",
     "date_of_original_submission",
     "remarks",
@@ -129,27 +132,17 @@ _GET_DOCUMENT = attrgetter(
     "not_subject_to_section16",
     "no_securities_owned",
 )
-_GET_ISSUER = attrgetter("cik", "name", "ticker", "foreign_trading_symbol")
 _FILING_COLUMNS = (
-    "accession_number",
-    "form_type",
-    "filing_date",
-    "accepted_at",
+    *_HEADER_FIELDS,
     "period_of_report",
-    "issuer_cik",
-    "issuer_name",
-    "issuer_ticker",
-    "issuer_foreign_trading_symbol",
-    "aff10b5_one",
-    "date_of_original_submission",
-    "remarks",
-    "schema_version",
-    "document_type",
-    "not_subject_to_section16",
-    "no_securities_owned",
+    *(f"issuer_{name}" for name in _ISSUER_FIELDS),
+    *_DOCUMENT_FIELDS,
     "amends_accession",
     "loaded_at",
-)  # the order _filing_columns gathers them in; put in table order by name below
+)
+_GET_HEADER = attrgetter(*_HEADER_FIELDS)
+_GET_ISSUER = attrgetter(*_ISSUER_FIELDS)
+_GET_DOCUMENT = attrgetter(*_DOCUMENT_FIELDS)
 assert sorted(_FILING_COLUMNS) == sorted(c.name for c in TABLES["filings"])
 _FILING_ORDER = tuple(_FILING_COLUMNS.index(c.name) for c in TABLES["filings"])
 
