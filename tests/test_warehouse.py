@@ -304,6 +304,26 @@ def test_opening_an_older_warehouse_adds_the_columns_a_newer_form4_declares(tmp_
         assert upgraded.count("transactions_current") == 3
 
 
+def test_a_table_stored_in_another_column_order_is_loaded_by_name(tmp_path: Path) -> None:
+    """Guards the positional Arrow append against writing values into the wrong columns."""
+    import duckdb
+
+    db = tmp_path / "reordered.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE transactions (line_no INTEGER, accession_number VARCHAR)")
+    con.close()
+    with Warehouse(db) as wh:
+        wh.load_batch([filing("0002900001-26-000012", transactions=2)])
+        rows = wh.con.execute(
+            "SELECT accession_number, line_no, shares, transaction_code FROM transactions "
+            "ORDER BY line_no"
+        ).fetchall()
+    assert rows == [
+        ("0002900001-26-000012", 1, Decimal(100), "S"),
+        ("0002900001-26-000012", 2, Decimal(100), "S"),
+    ]
+
+
 def test_every_row_of_a_filing_repeats_its_issuer_and_filing_date(
     wh: Warehouse,
 ) -> None:
