@@ -46,8 +46,9 @@ def serve(conn: Connection, count: int) -> None:
 
 def run(count: int, rps: int, tmp: Path) -> tuple[float, list[float], int]:
     """(wall seconds of run_ingest, the mirror's request times, filings loaded)."""
-    ours, theirs = multiprocessing.get_context("spawn").Pipe()
-    server = multiprocessing.get_context("spawn").Process(target=serve, args=(theirs, count))
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    server = spawn.Process(target=serve, args=(theirs, count))
     server.start()
     try:
         base_url = ours.recv()

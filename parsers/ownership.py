@@ -39,7 +39,6 @@ from parsers.xmlutil import (
     as_date,
     as_decimal,
     children,
-    clean_text,
     safe_fromstring,
     text_of,
     value_of,
@@ -156,7 +155,7 @@ class _Row:
             if tag == "value":
                 if current is not None:
                     if not check_parent or el.getparent() is elements[current]:
-                        fields[current] = clean_text(el.text) if len(el) == 0 else text_of(el)
+                        fields[current] = text_of(el)
                     current = None
             elif tag in _ROW_FIELDS:
                 if tag in elements:  # only the first element of a field counts

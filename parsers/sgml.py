@@ -32,6 +32,7 @@ _PATTERNS = {
     key: tuple(re.compile(p, re.MULTILINE) for p in pats) for key, pats in _HEADER_FIELDS.items()
 }
 _DOC_TYPE = re.compile(rb"<TYPE>\s*([^<\r\n]+)")
+_DOC_END = b"</DOCUMENT>"
 
 
 # The .txt layout's header lines, found with bytes.find (memchr speed) before any pattern runs.
@@ -114,19 +115,19 @@ def _ownership_xml(data: bytes) -> bytes:
         if start == -1:
             break
         xml_start = data.find(b"<XML>", start)
-        closes = data.find(b"</DOCUMENT>", start, xml_start if xml_start != -1 else len(data))
+        closes = data.find(_DOC_END, start, xml_start if xml_start != -1 else len(data))
         if xml_start == -1 or closes != -1:  # this document has no XML: go to the next one
             if closes == -1:
                 raise ParseError("truncated submission: a <DOCUMENT> never closes", stage="sgml")
-            pos = closes + 11
+            pos = closes + len(_DOC_END)
             continue
-        end = data.find(b"</DOCUMENT>", xml_start)
+        end = data.find(_DOC_END, xml_start)
         if end == -1:
             raise ParseError("truncated submission: a <DOCUMENT> never closes", stage="sgml")
         xml_end = data.rfind(b"</XML>", xml_start, end)  # a few bytes before `end`
         if xml_end == -1:
             raise ParseError("truncated submission: <XML> never closes", stage="sgml")
-        pos = end + 11
+        pos = end + len(_DOC_END)
         body = data[xml_start + 5 : xml_end].strip()
         doc_type = _DOC_TYPE.search(data, start, xml_start)
         if doc_type is not None and doc_type.group(1).strip().upper() in OWNERSHIP_FORMS:
