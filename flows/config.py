@@ -7,9 +7,10 @@ time) and the command-line overrides; nothing here writes the environment. Neigh
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_FORMS",
     "SUPPORTED_FORMS",
     "Settings",
+    "default_workers",
     "parse_date",
     "parse_forms",
     "validate_user_agent",
@@ -101,6 +103,11 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     return int(_float(env, name, default, minimum=minimum))
 
 
+def default_workers() -> int:
+    """Worker processes for ``form4 reprocess``: one per CPU, at most 4 (each holds a batch)."""
+    return min(os.cpu_count() or 1, 4)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a run needs; build it with ``Settings.from_env``."""
@@ -122,6 +129,7 @@ class Settings:
     concurrency: int = 8
     batch_size: int = 250
     reprocess_batch_size: int = 5000  # no network to wait for: bigger batches load faster
+    workers: int = field(default_factory=default_workers)  # reprocess; 0: in this process
     duckdb_memory_mb: int = 512  # DuckDB's memory limit in a form4 run: bounds RSS
     max_submission_bytes: int = 50 * 1024 * 1024
     max_xml_bytes: int = 10 * 1024 * 1024
@@ -171,6 +179,7 @@ class Settings:
             concurrency=_int(env, "FORM4_CONCURRENCY", 8, minimum=1),
             batch_size=_int(env, "FORM4_BATCH_SIZE", 250, minimum=1),
             reprocess_batch_size=_int(env, "FORM4_REPROCESS_BATCH_SIZE", 5000, minimum=1),
+            workers=_int(env, "FORM4_WORKERS", default_workers(), minimum=0),
             duckdb_memory_mb=_int(env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64),
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),

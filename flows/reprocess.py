@@ -4,21 +4,30 @@ After a parser fix, re-parse every stored document, those of a date range (the i
 were listed on), or only the current rejects. Each batch is loaded like a fresh ingest (rows of
 its accessions replaced in one transaction), so a filing that now parses leaves ``rejects`` and
 one that still fails stays there with its new reason. Raw bytes come from the raw store, or,
-for rejects, from the ``rejects.raw`` column when the store has lost the file. Neighbours:
-``flows.ingest`` (``parse_raw``, the same parse path), ``warehouse.db``, ``warehouse.raw``.
+for rejects, from the ``rejects.raw`` column when the store has lost the file.
+
+Parsing is the cost of a reprocess (DuckDB writes a batch several times faster than it
+parses), so with more than one batch ``settings.workers`` processes parse batches and build
+their Arrow tables while this process reads raw bytes and writes the batches in order.
+Neighbours: ``flows.ingest`` (``parse_raw``, the same parse path), ``flows.workers`` (the
+processes), ``warehouse.batch`` and ``warehouse.db`` (the load), ``warehouse.raw``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 from flows.config import Settings
 from flows.ingest import BatchResult, parse_raw
+from flows.workers import ordered_map
 from parsers.errors import LoadError, ParseError
 from parsers.records import ParsedFiling
-from warehouse.db import Reject, Warehouse, utcnow
+from warehouse.batch import PreparedBatch, Reject, collector_paused, prepare_batch
+from warehouse.db import Warehouse, utcnow
 from warehouse.raw import RawStore
 
 __all__ = ["ReprocessResult", "reprocess"]
@@ -67,6 +76,58 @@ def _raw_bytes(accession: str, raw: RawStore, warehouse: Warehouse) -> bytes | N
     return bytes(row[0]) if row and row[0] is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """One batch parsed, ready to write."""
+
+    batch: PreparedBatch
+    loaded: int
+    reject_reasons: tuple[str, ...]
+
+
+def parse_batch(items: Sequence[tuple[str, bytes]], settings: Settings) -> _Parsed:
+    """(accession, raw bytes) pairs -> their Arrow tables, a filing that fails going to the
+    rejects table with its reason. Runs in a worker process: touches no database."""
+    filings: list[ParsedFiling] = []
+    rejects: list[Reject] = []
+    with collector_paused():
+        for accession, data in items:
+            try:
+                filings.append(parse_raw(data, settings, accession))
+            except ParseError as exc:
+                reason = str(exc).splitlines()[0][:1000]
+                rejects.append(Reject(accession, exc.stage, reason, data, utcnow()))
+        batch = prepare_batch(filings, rejects=rejects)
+    return _Parsed(
+        batch,
+        len(filings),
+        tuple(f"{r.accession_number}: {r.stage}: {r.reason}" for r in rejects),
+    )
+
+
+def _raw_batches(
+    accessions: Sequence[str],
+    size: int,
+    raw: RawStore,
+    warehouse: Warehouse,
+    result: ReprocessResult,
+) -> Iterator[list[tuple[str, bytes]]]:
+    """The selection's raw bytes, a batch at a time; counts documents that are gone."""
+    for offset in range(0, len(accessions), size):
+        items: list[tuple[str, bytes]] = []
+        for accession in accessions[offset : offset + size]:
+            try:
+                data = _raw_bytes(accession, raw, warehouse)
+            except LoadError as exc:
+                log.warning("%s: %s", accession, exc)
+                data = None
+            if data is None:
+                result.missing_raw += 1
+            else:
+                items.append((accession, data))
+        yield items
+
+
 def reprocess(
     settings: Settings,
     *,
@@ -80,25 +141,12 @@ def reprocess(
     accessions = _selection(warehouse, start, end, rejects_only)
     result = ReprocessResult(selected=len(accessions))
     size = settings.reprocess_batch_size
-    for offset in range(0, len(accessions), size):
-        filings: list[ParsedFiling] = []
-        rejects: list[Reject] = []
-        for accession in accessions[offset : offset + size]:
-            try:
-                data = _raw_bytes(accession, raw, warehouse)
-            except LoadError as exc:
-                log.warning("%s: %s", accession, exc)
-                data = None
-            if data is None:
-                result.missing_raw += 1
-                continue
-            try:
-                filings.append(parse_raw(data, settings, accession))
-            except ParseError as exc:
-                reason = str(exc).splitlines()[0][:1000]
-                rejects.append(Reject(accession, exc.stage, reason, data, utcnow()))
-                result.batch.reject_reasons.append(f"{accession}: {exc.stage}: {reason}")
-        warehouse.load_batch(filings, rejects=rejects)
-        result.batch.loaded += len(filings)
-        result.batch.rejected += len(rejects)
+    # One batch gains nothing from a worker: it would wait for the worker to start.
+    workers = settings.workers if len(accessions) > size else 0
+    batches = _raw_batches(accessions, size, raw, warehouse, result)
+    for parsed in ordered_map(partial(parse_batch, settings=settings), batches, workers=workers):
+        warehouse.load_prepared(parsed.batch)
+        result.batch.loaded += parsed.loaded
+        result.batch.rejected += len(parsed.reject_reasons)
+        result.batch.reject_reasons.extend(parsed.reject_reasons)
     return result

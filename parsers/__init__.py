@@ -15,6 +15,7 @@ from parsers.errors import (
     Form4Error,
     LoadError,
     ParseError,
+    WorkerError,
 )
 from parsers.index import ownership_entries, parse_index
 from parsers.ownership import parse_ownership
@@ -55,6 +56,7 @@ __all__ = [
     "Submission",
     "SubmissionHeader",
     "Transaction",
+    "WorkerError",
     "code_info",
     "ownership_entries",
     "parse_index",

@@ -10,7 +10,8 @@ they are raised, so callers only ever catch these::
     ├── FetchError       EDGAR could not be read (after retries)
     │   └── BlockedError EDGAR kept blocking us (rate threshold / undeclared tool)
     ├── ParseError       a document is malformed, unsafe, oversized or not ownership XML
-    └── LoadError        the warehouse refused a write or is locked by another process
+    ├── LoadError        the warehouse refused a write or is locked by another process
+    └── WorkerError      a worker process died before returning its batch
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "Form4Error",
     "LoadError",
     "ParseError",
+    "WorkerError",
 ]
 
 
@@ -60,3 +62,7 @@ class ParseError(Form4Error):
 
 class LoadError(Form4Error):
     """The warehouse could not be written (or is locked by another process)."""
+
+
+class WorkerError(Form4Error):
+    """A worker process (``flows.workers``) died, killed or out of memory, before returning."""

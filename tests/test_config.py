@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -42,6 +43,14 @@ def test_arguments_win_over_environment_and_environment_over_defaults() -> None:
     assert Settings.from_env({"SEC_USER_AGENT": "a b@c.de"}).max_rps == 10.0
 
 
+def test_reprocess_workers_default_to_the_cpus_and_zero_means_in_process() -> None:
+    """Guards against a default that spawns more processes (each holding a batch) than CPUs."""
+    env = {"SEC_USER_AGENT": "a b@c.de"}
+    assert Settings.from_env(env).workers == min(os.cpu_count() or 1, 4)
+    assert Settings(user_agent="a b@c.de").workers == Settings.from_env(env).workers
+    assert Settings.from_env({**env, "FORM4_WORKERS": "0"}).workers == 0
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -50,6 +59,7 @@ def test_arguments_win_over_environment_and_environment_over_defaults() -> None:
         ("FORM4_CONCURRENCY", "-1"),
         ("FORM4_DUCKDB_MEMORY_MB", "8"),
         ("FORM4_REPROCESS_BATCH_SIZE", "0"),
+        ("FORM4_WORKERS", "-1"),
     ],
 )
 def test_bad_numeric_settings_are_refused_with_their_name(name: str, value: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -13,6 +14,7 @@ import pytest
 from parsers.errors import LoadError, ParseError
 from parsers.records import ParsedFiling
 from tests.records_factory import filing, transaction
+from warehouse.batch import prepare_batch
 from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
 from warehouse.raw import RawStore, sha256
 from warehouse.rows import check_filing, filings_to_arrow
@@ -108,6 +110,58 @@ def test_arrow_tables_match_the_declared_schema_for_every_table() -> None:
         "line_no",
         "is_derivative",
     ]
+
+
+def test_filing_keys_are_repeated_for_each_row_also_around_filings_without_rows() -> None:
+    """Guards against keys shifted onto the next filing's rows when a filing of the batch has
+    no row of a table (run ends must skip it, not repeat it zero times out of place)."""
+    a, b, c = (filing(f"0002900001-26-00001{i}", transactions=n) for i, n in enumerate((2, 0, 3)))
+    c = replace(c, header=replace(c.header, filing_date=date(2026, 3, 4)))
+    tables = filings_to_arrow([a, b, c])
+    tx = tables["transactions"]
+    assert (
+        tx.column("accession_number").to_pylist()
+        == [a.header.accession_number] * 2 + [c.header.accession_number] * 3
+    )
+    assert (
+        tx.column("filing_date").to_pylist() == [a.header.filing_date] * 2 + [date(2026, 3, 4)] * 3
+    )
+    assert tx.column("line_no").to_pylist() == [1, 2, 1, 2, 3]
+    assert tables["holdings"].column("accession_number").to_pylist() == [
+        f.header.accession_number for f in (a, b, c)
+    ]
+    none = filings_to_arrow([b])["transactions"]
+    assert none.num_rows == 0 and none.schema == arrow_schema("transactions")
+
+
+def test_a_batch_prepared_in_another_process_loads_like_the_records_themselves(
+    tmp_path: Path,
+) -> None:
+    """Guards against the worker path of reprocess (a pickled PreparedBatch) storing anything
+    different from an in-process load."""
+    batch = [filing("0002900001-26-000021"), filing("0002900001-26-000022", transactions=3)]
+    reject = Reject("0002900001-26-000023", "xml", "bad", b"<raw>", utcnow())
+    snapshots = []
+    for i, load in enumerate(("records", "pickled")):
+        with Warehouse(tmp_path / f"{i}.duckdb") as w:
+            if load == "records":
+                w.load_batch(batch, rejects=[reject])
+            else:
+                prepared = prepare_batch(batch, rejects=[reject])
+                w.load_prepared(pickle.loads(pickle.dumps(prepared)))
+            snapshots.append(
+                {
+                    name: w.con.execute(
+                        f"SELECT * EXCLUDE (loaded_at) FROM {name} ORDER BY ALL"
+                        if name == "filings"
+                        else f"SELECT * FROM {name} ORDER BY ALL"
+                    ).fetchall()
+                    for name in (*DATA_TABLES, "rejects")
+                }
+            )
+    assert snapshots[0] == snapshots[1]
+    assert len(snapshots[0]["transactions"]) == 5
+    assert [r[0] for r in snapshots[0]["rejects"]] == [reject.accession_number]
 
 
 def test_a_reject_keeps_its_raw_bytes_and_is_cleared_when_the_filing_later_loads(

@@ -1,12 +1,24 @@
 """The warehouse: DuckDB tables, idempotent Arrow loads, raw-document store, ingest state.
 
 Modules: ``schema`` (tables and column docs, the single source of truth), ``rows`` (parsed
-records -> Arrow), ``db`` (the ``Warehouse`` connection: loads and state), ``raw`` (gzip copies
-of every fetched submission). Imports ``parsers`` records; never imports ``flows``.
+records -> Arrow), ``batch`` (a batch's Arrow tables and keys, made without the database),
+``db`` (the ``Warehouse`` connection: loads and state), ``raw`` (gzip copies of every fetched
+submission). Imports ``parsers`` records; never imports ``flows``.
 """
 
-from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse
+from warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
+from warehouse.db import FailedFetch, Warehouse
 from warehouse.raw import RawStore
 from warehouse.schema import TABLES, create_all
 
-__all__ = ["TABLES", "FailedFetch", "RawDocument", "RawStore", "Reject", "Warehouse", "create_all"]
+__all__ = [
+    "TABLES",
+    "FailedFetch",
+    "PreparedBatch",
+    "RawDocument",
+    "RawStore",
+    "Reject",
+    "Warehouse",
+    "create_all",
+    "prepare_batch",
+]

@@ -3,9 +3,11 @@
 ``Warehouse.load_batch`` writes a batch of parsed filings, rejects and raw-document entries in
 one transaction: rows of every accession in the batch are deleted first and inserted again
 from Arrow tables, so loading the same filing twice (a re-run, a reprocess, a crash midway)
-leaves exactly one copy. The ingest state (days done, accessions that failed to fetch) lives in
-tables here too, not in a cache. Neighbours: ``warehouse.schema`` (DDL), ``warehouse.rows``
-(records -> Arrow), ``warehouse.raw`` (compressed raw documents on disk).
+leaves exactly one copy. ``load_prepared`` does the same for a batch whose Arrow tables were
+made elsewhere, e.g. in a worker process. The ingest state (days done, accessions that failed
+to fetch) lives in tables here too, not in a cache. Neighbours: ``warehouse.schema`` (DDL),
+``warehouse.batch`` (a batch's Arrow tables and keys), ``warehouse.raw`` (compressed raw
+documents on disk).
 """
 
 from __future__ import annotations
@@ -21,38 +23,26 @@ import pyarrow as pa
 
 from parsers.errors import LoadError
 from parsers.records import ParsedFiling
-from warehouse.rows import filings_to_arrow
-from warehouse.schema import DATA_TABLES, arrow_schema, create_all
+from warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
+from warehouse.schema import DATA_TABLES, create_all
 from warehouse.views import create_views
 
 CHECKPOINT_THRESHOLD = "256MB"
 
-__all__ = ["CHECKPOINT_THRESHOLD", "FailedFetch", "RawDocument", "Reject", "Warehouse", "utcnow"]
+__all__ = [
+    "CHECKPOINT_THRESHOLD",
+    "FailedFetch",
+    "PreparedBatch",
+    "RawDocument",
+    "Reject",
+    "Warehouse",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
     """Naive UTC now, as stored in TIMESTAMP columns."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    accession_number: str
-    stage: str
-    reason: str
-    raw: bytes
-    seen_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RawDocument:
-    accession_number: str
-    filing_date: date | None
-    cik: str
-    path: str
-    size: int
-    sha256: str
-    fetched_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +53,6 @@ class FailedFetch:
     filename: str
     form_type: str
     error: str
-
-
-def _records_table(name: str, records: Sequence[object]) -> pa.Table:
-    schema = arrow_schema(name)
-    return pa.Table.from_pydict(
-        {f.name: [getattr(r, f.name) for r in records] for f in schema}, schema=schema
-    )
 
 
 _OWNERS = (
@@ -184,18 +167,16 @@ class Warehouse:
         raw_documents: Sequence[RawDocument] = (),
     ) -> None:
         """Replace every row of the batch's accessions, in one transaction."""
-        keys = sorted(
-            {f.header.accession_number for f in filings}
-            | {r.accession_number for r in rejects}
-            | {d.accession_number for d in raw_documents}
-        )
-        if not keys:
+        self.load_prepared(prepare_batch(filings, rejects=rejects, raw_documents=raw_documents))
+
+    def load_prepared(self, batch: PreparedBatch) -> None:
+        """Write a batch made by ``prepare_batch`` (possibly in another process): replace every
+        row of its accessions, in one transaction."""
+        if not batch.keys:
             return
-        tables = filings_to_arrow(filings)
-        tables["rejects"] = _records_table("rejects", rejects)
-        tables["raw_documents"] = _records_table("raw_documents", raw_documents)
-        key_table = pa.table({"accession_number": pa.array(keys, type=pa.string())})
-        issuers = sorted({f.document.issuer.cik for f in filings})
+        tables = batch.tables
+        issuers = list(batch.issuers)
+        key_table = pa.table({"accession_number": pa.array(batch.keys, type=pa.string())})
         con = self.con.cursor()
         try:
             # A batch's statements are small: DuckDB's worker threads cost more to coordinate
@@ -206,7 +187,7 @@ class Warehouse:
             # Rows exist only for accessions already loaded: one look-up finds them, so a fresh
             # batch (every nightly load) deletes nothing and scans no child table at all.
             found: dict[str, list[tuple[str, date | None]]] = {}
-            lookup = _LOOKUP + (_LOOKUP_RAW if raw_documents else "")
+            lookup = _LOOKUP + (_LOOKUP_RAW if tables["raw_documents"].num_rows else "")
             for table, accession, filed in con.execute(lookup, {"issuers": issuers}).fetchall():
                 found.setdefault(table, []).append((accession, filed))
             if "filings" in found:
@@ -237,12 +218,12 @@ class Warehouse:
             for name, table in tables.items():
                 if table.num_rows:
                     self._insert(con, name, table)
-            if "waiting" in found or any(f.header.form_type.endswith("/A") for f in filings):
+            if "waiting" in found or batch.has_amendments:
                 _link_amendments(con, issuers)
             con.commit()
         except duckdb.Error as exc:
             con.rollback()
-            raise LoadError(f"loading a batch of {len(keys)} filings failed: {exc}") from exc
+            raise LoadError(f"loading a batch of {len(batch.keys)} filings failed: {exc}") from exc
         finally:
             con.execute("RESET threads")
             con.close()

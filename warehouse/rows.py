@@ -10,13 +10,14 @@ is rejected alone instead of failing its whole batch. Neighbours: ``warehouse.sc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from itertools import chain, repeat
+from itertools import accumulate, chain
 from operator import attrgetter
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from parsers.errors import ParseError
 from parsers.records import Holding, ParsedFiling, Transaction
@@ -69,12 +70,14 @@ def check_filing(filing: ParsedFiling) -> None:
                 raise ParseError(f"{name}={value!r} is not a number", stage="load") from None
 
 
-def _table(name: str, columns: Sequence[Sequence[Any]]) -> pa.Table:
+def _table(name: str, columns: Sequence[Sequence[Any] | pa.Array]) -> pa.Table:
     """Columns in ``TABLES[name]`` order -> an Arrow table of ``arrow_schema(name)``."""
     schema = arrow_schema(name)
     arrays = []
     for field, values in zip(schema, columns, strict=True):
-        if pa.types.is_decimal(field.type):
+        if isinstance(values, pa.Array):
+            arrays.append(values)
+        elif pa.types.is_decimal(field.type):
             try:
                 arrays.append(pa.array(values, type=field.type))
             except pa.ArrowInvalid:  # more than 8 decimal places somewhere: round half-even
@@ -87,24 +90,39 @@ def _table(name: str, columns: Sequence[Sequence[Any]]) -> pa.Table:
 # Tables whose last two columns repeat the filing's issuer_cik and filing_date.
 _KEYED = frozenset(name for name, cols in TABLES.items() if cols[-2:] == FILING_KEYS)
 _KEY_NAMES = ("accession_number", *(c.name for c in FILING_KEYS))
-# Per filing of a batch: accession numbers, issuer CIKs, filing dates.
-Keys = tuple[list[str], list[str], list[date | None]]
+# Per filing of a batch, as Arrow arrays: accession numbers, issuer CIKs, filing dates.
+Keys = tuple[pa.Array, pa.Array, pa.Array]
 
 
-def _repeated(values: Sequence[Any], counts: Sequence[int]) -> list[Any]:
-    """Each filing's value repeated for its number of rows, in C (``itertools.repeat``)."""
-    return list(chain.from_iterable(map(repeat, values, counts)))
+def _keys(filings: Sequence[ParsedFiling]) -> Keys:
+    return (
+        pa.array([f.header.accession_number for f in filings], pa.string()),
+        pa.array([f.document.issuer.cik for f in filings], pa.string()),
+        pa.array([f.header.filing_date for f in filings], pa.date32()),
+    )
+
+
+def _repeated(keys: Keys, counts: Sequence[int]) -> Keys:
+    """Each filing's keys repeated for its number of rows (``counts``). Arrow does it from run
+    ends, in C: a fifth of the time of repeating Python values and converting them."""
+    if not any(counts):
+        return tuple(k[:0] for k in keys)
+    ends = pa.array([e for c, e in zip(counts, accumulate(counts), strict=True) if c], pa.int32())
+    mask = pa.array([c > 0 for c in counts])
+    return tuple(
+        pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, k.filter(mask))) for k in keys
+    )
 
 
 def _columns(
     name: str, keys: Keys, counts: Sequence[int], own: Sequence[Sequence[Any]]
-) -> list[Sequence[Any]]:
+) -> list[Sequence[Any] | pa.Array]:
     """Columns of ``name`` in order: the filing keys, each repeated for its filing's number of
     rows (``counts``), around the rows' own columns (``own``, in table order)."""
-    accessions, issuers, dates = keys
-    columns: list[Sequence[Any]] = [_repeated(accessions, counts), *own]
+    accessions, issuers, dates = _repeated(keys, counts)
+    columns: list[Sequence[Any] | pa.Array] = [accessions, *own]
     if name in _KEYED:
-        columns += [_repeated(issuers, counts), _repeated(dates, counts)]
+        columns += [issuers, dates]
     return columns
 
 
@@ -188,19 +206,15 @@ def filings_to_arrow(
     """One Arrow table per data table for a batch of parsed filings.
 
     Each column is gathered over the whole batch by mapping an ``operator.attrgetter`` over the
-    records, filing keys are repeated with ``itertools.repeat``, and each column becomes an Arrow
+    records, filing keys are repeated by Arrow from run ends, and each column becomes an Arrow
     array in one call, so the per-value work runs in C.
     """
     if not filings:
         return {name: _table(name, [() for _ in TABLES[name]]) for name in DATA_TABLES}
     now = (loaded_at or datetime.now(UTC)).replace(tzinfo=None)
     documents = [f.document for f in filings]
-    keys: Keys = (
-        [f.header.accession_number for f in filings],
-        [d.issuer.cik for d in documents],
-        [f.header.filing_date for f in filings],
-    )
-    cols: dict[str, list[Sequence[Any]]] = {"filings": _filing_columns(filings, now)}
+    keys = _keys(filings)
+    cols: dict[str, Sequence[Sequence[Any] | pa.Array]] = {"filings": _filing_columns(filings, now)}
     for name, getters in _RECORD_COLUMNS.items():
         per_filing = list(map(attrgetter(name), documents))
         records = list(chain.from_iterable(per_filing))

@@ -1,0 +1,114 @@
+"""A batch ready to load: its Arrow tables and the accessions it replaces, made without DuckDB.
+
+``prepare_batch`` is pure (records in, Arrow tables out), so it can run in a worker process
+while the loading process writes the batch before it: ``form4 reprocess`` does this
+(``flows.workers``). A ``PreparedBatch`` pickles, its tables as their Arrow buffers.
+``Warehouse.load_prepared`` writes one in a transaction. Neighbours: ``warehouse.rows``
+(records -> Arrow), ``warehouse.db`` (the write).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pyarrow as pa
+
+from parsers.records import ParsedFiling
+from warehouse.rows import filings_to_arrow
+from warehouse.schema import arrow_schema
+
+__all__ = ["PreparedBatch", "RawDocument", "Reject", "collector_paused", "prepare_batch"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    accession_number: str
+    stage: str
+    reason: str
+    raw: bytes
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    accession_number: str
+    filing_date: date | None
+    cik: str
+    path: str
+    size: int
+    sha256: str
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """What ``Warehouse.load_prepared`` writes: every table's rows of the batch, and the
+    accessions whose stored rows they replace."""
+
+    keys: tuple[str, ...]
+    """Every accession of the batch (filings, rejects, raw documents), sorted."""
+    issuers: tuple[str, ...]
+    """The issuers of the batch's filings, sorted: amendments waiting for them are linked."""
+    has_amendments: bool
+    """Whether a filing of the batch is an amendment (form type ending in /A)."""
+    tables: Mapping[str, pa.Table]
+    """One table per data table, plus ``rejects`` and ``raw_documents``."""
+
+
+def _records_table(name: str, records: Sequence[object]) -> pa.Table:
+    schema = arrow_schema(name)
+    return pa.Table.from_pydict(
+        {f.name: [getattr(r, f.name) for r in records] for f in schema}, schema=schema
+    )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector. Parsing or converting a batch allocates millions
+    of objects and makes no reference cycle, yet each few hundred allocations would start a
+    collection that rescans the live records: a sixth of the conversion's time
+    (bench/load.py). Memory is unaffected: without cycles, reference counting frees it all."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def prepare_batch(
+    filings: Sequence[ParsedFiling],
+    *,
+    rejects: Sequence[Reject] = (),
+    raw_documents: Sequence[RawDocument] = (),
+) -> PreparedBatch:
+    """The Arrow tables of a batch and its keys; no database is touched."""
+    with collector_paused():
+        return _prepare(filings, rejects, raw_documents)
+
+
+def _prepare(
+    filings: Sequence[ParsedFiling],
+    rejects: Sequence[Reject],
+    raw_documents: Sequence[RawDocument],
+) -> PreparedBatch:
+    keys = sorted(
+        {f.header.accession_number for f in filings}
+        | {r.accession_number for r in rejects}
+        | {d.accession_number for d in raw_documents}
+    )
+    tables = filings_to_arrow(filings)
+    tables["rejects"] = _records_table("rejects", rejects)
+    tables["raw_documents"] = _records_table("raw_documents", raw_documents)
+    return PreparedBatch(
+        keys=tuple(keys),
+        issuers=tuple(sorted({f.document.issuer.cik for f in filings})),
+        has_amendments=any(f.header.form_type.endswith("/A") for f in filings),
+        tables=tables,
+    )
