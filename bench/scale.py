@@ -2,11 +2,14 @@
 
 (a) ``form4 backfill --from D --to D2`` in a subprocess against ``bench/synthetic_edgar.py``
 (another subprocess, which makes quarterly indexes and submissions on request) over N synthetic
-filings, 1,000 per business day; the peak RSS of the form4 process is read from ``os.wait4``.
+filings, 1,000 per business day; the peak RSS of the form4 process is read from
+``getrusage(RUSAGE_CHILDREN)`` in a wrapper process.
 Memory must be bounded by the batch size, not by history (full target: 1M filings, peak RSS
 < 1 GB). (b) A warehouse of M synthetic transaction rows made in SQL across ~5,000 issuers and
 five years; time a one-issuer, one-year question on ``issuer_daily`` and on ``insider_trades``
-(full target: 30M rows, < 200 ms each).
+(full target: 30M rows, < 200 ms each). (c) ``form4 reprocess`` of the backfilled warehouse:
+every stored filing parsed again (in FORM4_WORKERS' default of worker processes) and reloaded,
+with its rate and peak RSS.
 """
 
 from __future__ import annotations
@@ -64,35 +67,53 @@ def backfill(count: int, tmp: Path) -> tuple[float, float, int]:
             "FORM4_DB": str(tmp / "scale.duckdb"),
             "FORM4_RAW_DIR": str(tmp / "raw"),
         }
-        start = time.perf_counter()
-        with open(tmp / "backfill.log", "wb") as log:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "flows.cli",
-                    "backfill",
-                    "--from",
-                    START.isoformat(),
-                    "--to",
-                    last.isoformat(),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
+        wall, peak = run_form4(
+            ["backfill", "--from", START.isoformat(), "--to", last.isoformat()], env, tmp
+        )
     finally:
         server.kill()
         server.wait()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.stdout.write((tmp / "backfill.log").read_text()[-3000:])
-        raise SystemExit("form4 backfill failed")
     with Warehouse(tmp / "scale.duckdb", read_only=True) as wh:
         loaded = wh.count("filings")
-    return wall, usage.ru_maxrss / 1024, loaded
+    return wall, peak, loaded
+
+
+# Runs the command given after it and prints, last, the largest peak RSS (KB) of any process
+# of its tree: RUSAGE_CHILDREN covers every descendant waited for, workers of workers included.
+_RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:]).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)\n"
+    "sys.exit(code)"
+)
+
+
+def run_form4(args: list[str], env: dict[str, str], tmp: Path) -> tuple[float, float]:
+    """Run the form4 CLI in a subprocess: (wall seconds, the largest peak RSS in MB of its
+    processes: the form4 process, or one of its workers)."""
+    log_path = tmp / f"{args[0]}.log"
+    cmd = [sys.executable, "-c", _RSS_WRAPPER, sys.executable, "-m", "flows.cli", *args]
+    start = time.perf_counter()
+    with open(log_path, "wb") as log:
+        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - start
+    output = log_path.read_text()
+    if done.returncode != 0:
+        sys.stdout.write(output[-3000:])
+        raise SystemExit(f"form4 {args[0]} failed")
+    return wall, int(output.split()[-1]) / 1024
+
+
+def reprocess(tmp: Path) -> tuple[float, float]:
+    """``form4 reprocess`` of the backfilled warehouse, no network: (wall seconds, the largest
+    peak RSS in MB of its processes)."""
+    env = {
+        **os.environ,
+        "SEC_USER_AGENT": "form4 bench bench@form4.example",
+        "FORM4_DB": str(tmp / "scale.duckdb"),
+        "FORM4_RAW_DIR": str(tmp / "raw"),
+    }
+    return run_form4(["reprocess"], env, tmp)
 
 
 QUERY_DAILY = "SELECT * FROM issuer_daily WHERE issuer_cik = ? AND filing_date BETWEEN ? AND ?"
@@ -175,6 +196,15 @@ def main() -> None:
                 "scale_filings": loaded,
                 "scale_filings_per_s": loaded / wall,
                 "peak_rss_mb": peak,
+            }
+            wall, peak = reprocess(Path(tmp))
+            print(
+                f"reprocess of {loaded:,} filings: {wall:.1f}s ({loaded / wall:,.0f}/s), "
+                f"peak RSS of its largest process {peak:.0f} MB"
+            )
+            figures |= {
+                "reprocess_filings_per_s": loaded / wall,
+                "reprocess_peak_rss_mb": peak,
             }
         if rows:
             daily_ms, trades_ms = queries(rows, Path(tmp))

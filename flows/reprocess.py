@@ -8,7 +8,8 @@ for rejects, from the ``rejects.raw`` column when the store has lost the file.
 
 Parsing is the cost of a reprocess (DuckDB writes a batch several times faster than it
 parses), so with more than one batch ``settings.workers`` processes parse batches and build
-their Arrow tables while this process reads raw bytes and writes the batches in order.
+their Arrow tables while this process reads raw bytes and writes the batches in order, several
+batches to a transaction (``warehouse.batch.grouped``: DuckDB then writes them compressed).
 Neighbours: ``flows.ingest`` (``parse_raw``, the same parse path), ``flows.workers`` (the
 processes), ``warehouse.batch`` and ``warehouse.db`` (the load), ``warehouse.raw``.
 """
@@ -16,7 +17,7 @@ processes), ``warehouse.batch`` and ``warehouse.db`` (the load), ``warehouse.raw
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -26,7 +27,7 @@ from flows.ingest import BatchResult, parse_raw
 from flows.workers import ordered_map
 from parsers.errors import LoadError, ParseError
 from parsers.records import ParsedFiling
-from warehouse.batch import PreparedBatch, Reject, collector_paused, prepare_batch
+from warehouse.batch import PreparedBatch, Reject, collector_paused, grouped, prepare_batch
 from warehouse.db import Warehouse, utcnow
 from warehouse.raw import RawStore
 
@@ -144,9 +145,15 @@ def reprocess(
     # One batch gains nothing from a worker: it would wait for the worker to start.
     workers = settings.workers if len(accessions) > size else 0
     batches = _raw_batches(accessions, size, raw, warehouse, result)
-    for parsed in ordered_map(partial(parse_batch, settings=settings), batches, workers=workers):
-        warehouse.load_prepared(parsed.batch)
-        result.batch.loaded += parsed.loaded
-        result.batch.rejected += len(parsed.reject_reasons)
-        result.batch.reject_reasons.extend(parsed.reject_reasons)
+    parsed = ordered_map(partial(parse_batch, settings=settings), batches, workers=workers)
+    for group in grouped(_counted(parsed, result)):
+        warehouse.load_prepared(group)
     return result
+
+
+def _counted(parsed: Iterable[_Parsed], result: ReprocessResult) -> Iterator[PreparedBatch]:
+    for p in parsed:
+        result.batch.loaded += p.loaded
+        result.batch.rejected += len(p.reject_reasons)
+        result.batch.reject_reasons.extend(p.reject_reasons)
+        yield p.batch

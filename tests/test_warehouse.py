@@ -14,7 +14,8 @@ import pytest
 from parsers.errors import LoadError, ParseError
 from parsers.records import ParsedFiling
 from tests.records_factory import filing, transaction
-from warehouse.batch import prepare_batch
+from warehouse import batch as batch_module
+from warehouse.batch import grouped, merge_batches, prepare_batch
 from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
 from warehouse.raw import RawStore, sha256
 from warehouse.rows import check_filing, filings_to_arrow
@@ -162,6 +163,32 @@ def test_a_batch_prepared_in_another_process_loads_like_the_records_themselves(
     assert snapshots[0] == snapshots[1]
     assert len(snapshots[0]["transactions"]) == 5
     assert [r[0] for r in snapshots[0]["rejects"]] == [reject.accession_number]
+
+
+def test_bulk_groups_merge_consecutive_batches_up_to_a_row_group_and_load_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards against a group that drops or repeats a batch's rows, keys or amendment flag."""
+    monkeypatch.setattr(batch_module, "GROUP_ROWS", 5)
+    amendment = filing("0002900001-26-000035")
+    amendment = replace(amendment, header=replace(amendment.header, form_type="4/A"))
+    batches = [prepare_batch([filing(f"0002900001-26-00003{i}")]) for i in range(5)] + [
+        prepare_batch([amendment])
+    ]
+    groups = list(grouped(batches))
+    # two transaction rows a batch: a group closes at the third batch (6 rows >= 5)
+    assert [len(g.keys) for g in groups] == [3, 3]
+    assert [g.has_amendments for g in groups] == [False, True]
+    assert sorted(k for g in groups for k in g.keys) == sorted(k for b in batches for k in b.keys)
+    assert groups[0].tables["transactions"].num_rows == 6
+    with Warehouse(tmp_path / "grouped.duckdb") as w:
+        for g in groups:
+            w.load_prepared(g)
+        for g in groups:  # again: replaced, not added
+            w.load_prepared(g)
+        assert w.count("filings") == 6
+        assert w.count("transactions") == 12
+    assert merge_batches(batches[:1]) is batches[0]
 
 
 def test_a_reject_keeps_its_raw_bytes_and_is_cleared_when_the_filing_later_loads(

@@ -10,7 +10,7 @@ while the loading process writes the batch before it: ``form4 reprocess`` does t
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,7 +21,24 @@ from parsers.records import ParsedFiling
 from warehouse.rows import filings_to_arrow
 from warehouse.schema import arrow_schema
 
-__all__ = ["PreparedBatch", "RawDocument", "Reject", "collector_paused", "prepare_batch"]
+__all__ = [
+    "GROUP_BYTES",
+    "GROUP_ROWS",
+    "PreparedBatch",
+    "RawDocument",
+    "Reject",
+    "collector_paused",
+    "grouped",
+    "merge_batches",
+    "prepare_batch",
+]
+
+# DuckDB's row group: a transaction that appends at least this many rows to a table writes them
+# compressed straight into the database file, instead of uncompressed into the write-ahead log
+# and compressed again at the next checkpoint. Bulk loads group their batches up to it.
+GROUP_ROWS = 122_880
+# ... unless the group's Arrow tables reach this size first (filings without transactions).
+GROUP_BYTES = 128 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +129,36 @@ def _prepare(
         has_amendments=any(f.header.form_type.endswith("/A") for f in filings),
         tables=tables,
     )
+
+
+def merge_batches(batches: Sequence[PreparedBatch]) -> PreparedBatch:
+    """Several prepared batches of distinct accessions as one (Arrow tables concatenated
+    without copying)."""
+    if len(batches) == 1:
+        return batches[0]
+    return PreparedBatch(
+        keys=tuple(sorted(k for b in batches for k in b.keys)),
+        issuers=tuple(sorted({i for b in batches for i in b.issuers})),
+        has_amendments=any(b.has_amendments for b in batches),
+        tables={
+            name: pa.concat_tables([b.tables[name] for b in batches]) for name in batches[0].tables
+        },
+    )
+
+
+def grouped(batches: Iterable[PreparedBatch]) -> Iterator[PreparedBatch]:
+    """Consecutive batches merged until a group holds ``GROUP_ROWS`` transaction rows or
+    ``GROUP_BYTES`` of Arrow data: one transaction each, which DuckDB writes compressed (a
+    million rows load about 1.3x as fast as in 5,000-filing transactions, bench/load.py).
+    Memory holds one group's Arrow tables, not its records."""
+    group: list[PreparedBatch] = []
+    rows = size = 0
+    for batch in batches:
+        group.append(batch)
+        rows += batch.tables["transactions"].num_rows
+        size += sum(t.nbytes for t in batch.tables.values())
+        if rows >= GROUP_ROWS or size >= GROUP_BYTES:
+            yield merge_batches(group)
+            group, rows, size = [], 0, 0
+    if group:
+        yield merge_batches(group)
