@@ -13,6 +13,7 @@ the middle of their work. ``fn`` and the items must pickle: a module-level funct
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,12 +29,22 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def _ignore_interrupts() -> None:
+    """In a worker: Ctrl-C reaches the whole process group; the parent handles it (and stops
+    the workers), so a worker neither dies mid-batch nor prints a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int) -> Iterator[R]:
     """``map(fn, items)``, run by ``workers`` processes (0: in this process), in order."""
     if workers <= 0:
         yield from map(fn, items)
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_ignore_interrupts,
+    )
     try:
         source = iter(items)
         pending: deque[Future[R]] = deque(pool.submit(fn, i) for i in islice(source, workers + 1))
