@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import NamedTuple
 
 from parsers.codes import code_info, signed_delta
 from parsers.errors import ParseError
@@ -31,6 +32,7 @@ from parsers.records import (
     ReportingOwner,
     Signature,
     Transaction,
+    fast_constructor,
 )
 from parsers.xmlutil import (
     DEFAULT_MAX_XML_BYTES,
@@ -132,17 +134,19 @@ class _Row:
     the text of its first ``<value>`` child, else its own text (None when only footnoted).
     ``ids`` are the footnote ids referenced anywhere in the row, in document order, and
     ``links`` each (field, id) once, the field being the nearest enclosing field element
-    (``FIELD_OF_ELEMENT``) or "row". One ``iter()`` walk replaces a dictionary of children per
-    grouping element, a ``find("value")`` per field and a second walk for the footnotes.
+    (``FIELD_OF_ELEMENT``) or "row"; ``price_ids`` are the ids linked to the price. One
+    ``iter()`` walk replaces a dictionary of children per grouping element, a
+    ``find("value")`` per field and a second walk for the footnotes.
     """
 
-    __slots__ = ("fields", "ids", "links")
+    __slots__ = ("fields", "ids", "links", "price_ids")
 
     def __init__(self, row: Element) -> None:
         elements: dict[str, Element] = {}
         fields: dict[str, str | None] = {}
         ids: list[str] = []
         links: list[FieldFootnote] = []
+        price_ids: list[str] = []
         seen: set[tuple[str, str]] = set()
         # The walk is in document order, so a field's <value> comes right after the field's
         # start tag (footnote ids may sit between): `current` is the field with children that
@@ -162,8 +166,11 @@ class _Row:
                     current = None
                 else:
                     elements[tag] = el
-                    # a leaf field has no <value>: what comes next is not inside it
-                    current, check_parent = (tag if len(el) else None), False
+                    if len(el):
+                        current, check_parent = tag, False
+                    else:  # a leaf field has no <value>: what comes next is not inside it
+                        fields[tag] = text_of(el)
+                        current = None
             elif tag == "footnoteId":
                 check_parent = True
                 ref = (el.get("id") or "").strip()
@@ -178,6 +185,8 @@ class _Row:
                 if (field, ref) not in seen:
                     seen.add((field, ref))
                     links.append(FieldFootnote(field, ref))
+                    if field == "price_per_share":
+                        price_ids.append(ref)
             else:
                 current = None
         for name, found in elements.items():
@@ -186,22 +195,14 @@ class _Row:
         self.fields = fields
         self.ids = tuple(ids)
         self.links = tuple(links)
+        self.price_ids = tuple(price_ids)
 
 
-def _position(r: _Row) -> dict[str, object]:
-    v = r.fields.get
-    return {
-        "security_title": v("securityTitle"),
-        "shares_owned_after": as_decimal(v("sharesOwnedFollowingTransaction")),
-        "value_owned_after": as_decimal(v("valueOwnedFollowingTransaction")),
-        "direct_or_indirect": _upper(v("directOrIndirectOwnership")),
-        "nature_of_ownership": v("natureOfOwnership"),
-        "conversion_or_exercise_price": as_decimal(v("conversionOrExercisePrice")),
-        "exercise_date": as_date(v("exerciseDate")),
-        "expiration_date": as_date(v("expirationDate")),
-        "underlying_security_title": v("underlyingSecurityTitle"),
-        "underlying_shares": as_decimal(v("underlyingSecurityShares")),
-    }
+_new_transaction = fast_constructor(Transaction)
+_new_holding = fast_constructor(Holding)
+_new_owner = fast_constructor(ReportingOwner)
+_new_issuer = fast_constructor(Issuer)
+_new_document = fast_constructor(OwnershipDocument)
 
 
 def _upper(text: str | None) -> str | None:
@@ -209,15 +210,18 @@ def _upper(text: str | None) -> str | None:
 
 
 class _Context:
-    """What every row's normalisation needs from the whole filing."""
+    """What every row's normalisation needs from the whole filing, and its results so far:
+    rows of a filing mostly share their code and footnotes, so each combination is
+    normalised once per filing (``facts``)."""
 
-    __slots__ = ("aff10b5_one", "notes", "plan_mentioned", "remarks")
+    __slots__ = ("_facts", "aff10b5_one", "notes", "plan_mentioned", "remarks")
 
     def __init__(self, notes: dict[str, str], remarks: str | None, aff10b5_one: bool | None):
         self.notes = notes
         self.remarks = remarks
         self.aff10b5_one = aff10b5_one
         self.plan_mentioned = mentions_10b5_1([*notes.values(), remarks or ""])
+        self._facts: dict[tuple[object, ...], _Facts] = {}
 
     def texts(self, ids: tuple[str, ...]) -> list[str]:
         """The row's footnote texts, then the filing's remarks."""
@@ -225,6 +229,41 @@ class _Context:
         if self.remarks:
             out.append(self.remarks)
         return out
+
+    def facts(
+        self,
+        code: str | None,
+        ids: tuple[str, ...],
+        price_ids: tuple[str, ...],
+        derivative_title: str | None,
+        is_derivative: bool,
+    ) -> _Facts:
+        """Sell-to-cover, 10b5-1, the weighted-average price range (from the footnotes on the
+        price if there are any, else all of the row's) and the derivative's kind."""
+        key = (code, ids, price_ids, derivative_title, is_derivative)
+        found = self._facts.get(key)
+        if found is not None:
+            return found
+        texts = self.texts(ids)
+        price_notes = [self.notes[i] for i in price_ids if i in self.notes]
+        low_high = price_range(price_notes or texts)
+        facts = _Facts(
+            is_sell_to_cover(code, texts),
+            is_10b5_1(code, texts, self.aff10b5_one, self.plan_mentioned),
+            low_high[0] if low_high else None,
+            low_high[1] if low_high else None,
+            security_kind(derivative_title, texts) if is_derivative else None,
+        )
+        self._facts[key] = facts
+        return facts
+
+
+class _Facts(NamedTuple):
+    sell_to_cover: bool
+    plan: bool
+    price_low: Decimal | None
+    price_high: Decimal | None
+    kind: str | None
 
 
 def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Transaction:
@@ -240,60 +279,68 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         value = shares * price
     else:
         value = as_decimal(v("transactionTotalValue"))
-    ids, links = r.ids, r.links
-    texts = ctx.texts(ids)
-    price_notes = [
-        ctx.notes[x.footnote_id]
-        for x in links
-        if x.field == "price_per_share" and x.footnote_id in ctx.notes
-    ]
-    low_high = price_range(price_notes or texts)
-    position = _position(r)
-    return Transaction(
-        line_no=line_no,
-        is_derivative=is_derivative,
-        transaction_date=as_date(v("transactionDate")),
-        deemed_execution_date=as_date(v("deemedExecutionDate")),
-        transaction_form_type=v("transactionFormType"),
-        transaction_code=code,
-        code_description=info.description if info else None,
-        category=info.category if info else None,
-        equity_swap_involved=as_bool(v("equitySwapInvolved")),
-        acquired_disposed=acquired_disposed,
-        shares=shares,
-        price_per_share=price,
-        shares_delta=signed_delta(shares, acquired_disposed, code),
-        value=value,
-        timeliness=_upper(v("transactionTimeliness")),
-        footnote_ids=ids,
-        field_footnotes=links,
-        is_sell_to_cover=is_sell_to_cover(code, texts),
-        is_10b5_1=is_10b5_1(code, texts, ctx.aff10b5_one, ctx.plan_mentioned),
-        price_range_low=low_high[0] if low_high else None,
-        price_range_high=low_high[1] if low_high else None,
-        security_kind=_kind_of(is_derivative, position, texts),
-        **position,  # type: ignore[arg-type]
+    ids = r.ids
+    title = v("securityTitle")
+    facts = ctx.facts(code, ids, r.price_ids, title if is_derivative else None, is_derivative)
+    # Every field positionally, in declaration order (see fast_constructor); the names are
+    # pinned by tests/test_ownership.py::test_every_field_lands_in_its_own_column.
+    return _new_transaction(
+        line_no,  # line_no
+        is_derivative,  # is_derivative
+        title,  # security_title
+        as_date(v("transactionDate")),  # transaction_date
+        as_date(v("deemedExecutionDate")),  # deemed_execution_date
+        v("transactionFormType"),  # transaction_form_type
+        code,  # transaction_code
+        info.description if info else None,  # code_description
+        info.category if info else None,  # category
+        as_bool(v("equitySwapInvolved")),  # equity_swap_involved
+        acquired_disposed,  # acquired_disposed
+        shares,  # shares
+        price,  # price_per_share
+        signed_delta(shares, acquired_disposed, code),  # shares_delta
+        value,  # value
+        as_decimal(v("sharesOwnedFollowingTransaction")),  # shares_owned_after
+        as_decimal(v("valueOwnedFollowingTransaction")),  # value_owned_after
+        _upper(v("directOrIndirectOwnership")),  # direct_or_indirect
+        v("natureOfOwnership"),  # nature_of_ownership
+        as_decimal(v("conversionOrExercisePrice")),  # conversion_or_exercise_price
+        as_date(v("exerciseDate")),  # exercise_date
+        as_date(v("expirationDate")),  # expiration_date
+        v("underlyingSecurityTitle"),  # underlying_security_title
+        as_decimal(v("underlyingSecurityShares")),  # underlying_shares
+        _upper(v("transactionTimeliness")),  # timeliness
+        ids,  # footnote_ids
+        r.links,  # field_footnotes
+        facts.sell_to_cover,  # is_sell_to_cover
+        facts.plan,  # is_10b5_1
+        facts.price_low,  # price_range_low
+        facts.price_high,  # price_range_high
+        facts.kind,  # security_kind
     )
-
-
-def _kind_of(is_derivative: bool, position: dict[str, object], texts: list[str]) -> str | None:
-    if not is_derivative:
-        return None
-    title = position["security_title"]
-    return security_kind(title if isinstance(title, str) else None, texts)
 
 
 def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Holding:
     r = _Row(row)
-    ids, links = r.ids, r.links
-    position = _position(r)
-    return Holding(
-        line_no=line_no,
-        is_derivative=is_derivative,
-        footnote_ids=ids,
-        field_footnotes=links,
-        security_kind=_kind_of(is_derivative, position, ctx.texts(ids)),
-        **position,  # type: ignore[arg-type]
+    v = r.fields.get
+    ids = r.ids
+    title = v("securityTitle")
+    return _new_holding(
+        line_no,  # line_no
+        is_derivative,  # is_derivative
+        title,  # security_title
+        as_decimal(v("sharesOwnedFollowingTransaction")),  # shares_owned_after
+        as_decimal(v("valueOwnedFollowingTransaction")),  # value_owned_after
+        _upper(v("directOrIndirectOwnership")),  # direct_or_indirect
+        v("natureOfOwnership"),  # nature_of_ownership
+        as_decimal(v("conversionOrExercisePrice")),  # conversion_or_exercise_price
+        as_date(v("exerciseDate")),  # exercise_date
+        as_date(v("expirationDate")),  # expiration_date
+        v("underlyingSecurityTitle"),  # underlying_security_title
+        as_decimal(v("underlyingSecurityShares")),  # underlying_shares
+        ids,  # footnote_ids
+        r.links,  # field_footnotes
+        security_kind(title, ctx.texts(ids)) if is_derivative else None,  # security_kind
     )
 
 
@@ -342,21 +389,21 @@ def _owner(el: Element) -> ReportingOwner:
             return False  # the box exists on the form and was left unchecked
         return value
 
-    return ReportingOwner(
-        owner_cik=cik,
-        owner_name=v("rptOwnerName"),
-        is_director=flag("isDirector"),
-        is_officer=flag("isOfficer"),
-        is_ten_percent_owner=flag("isTenPercentOwner"),
-        is_other=flag("isOther"),
-        officer_title=v("officerTitle"),
-        other_text=v("otherText"),
-        street1=v("rptOwnerStreet1"),
-        street2=v("rptOwnerStreet2"),
-        city=v("rptOwnerCity"),
-        state=v("rptOwnerState"),
-        zip_code=v("rptOwnerZipCode"),
-        state_description=v("rptOwnerStateDescription"),
+    return _new_owner(
+        cik,  # owner_cik
+        v("rptOwnerName"),  # owner_name
+        flag("isDirector"),  # is_director
+        flag("isOfficer"),  # is_officer
+        flag("isTenPercentOwner"),  # is_ten_percent_owner
+        flag("isOther"),  # is_other
+        v("officerTitle"),  # officer_title
+        v("otherText"),  # other_text
+        v("rptOwnerStreet1"),  # street1
+        v("rptOwnerStreet2"),  # street2
+        v("rptOwnerCity"),  # city
+        v("rptOwnerState"),  # state
+        v("rptOwnerZipCode"),  # zip_code
+        v("rptOwnerStateDescription"),  # state_description
     )
 
 
@@ -387,11 +434,11 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
     issuer_cik = _cik(text_of(issuer_el.get("issuerCik")))
     if not issuer_cik:
         raise ParseError("no issuerCik", stage="ownership")
-    issuer = Issuer(
-        cik=issuer_cik,
-        name=text_of(issuer_el.get("issuerName")),
-        ticker=text_of(issuer_el.get("issuerTradingSymbol")),
-        foreign_trading_symbol=text_of(issuer_el.get("issuerForeignTradingSymbol")),
+    issuer = _new_issuer(
+        issuer_cik,  # cik
+        text_of(issuer_el.get("issuerName")),  # name
+        text_of(issuer_el.get("issuerTradingSymbol")),  # ticker
+        text_of(issuer_el.get("issuerForeignTradingSymbol")),  # foreign_trading_symbol
     )
     owners = tuple(_owner(el) for el in root if el.tag == "reportingOwner")
     footnotes = tuple(
@@ -424,19 +471,19 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         ),
     )
     signatures = tuple(_signature(el) for el in root.iterchildren("ownerSignature"))
-    return OwnershipDocument(
-        schema_version=text_of(top.get("schemaVersion")),
-        document_type=document_type.upper(),
-        period_of_report=as_date(text_of(top.get("periodOfReport"))),
-        date_of_original_submission=as_date(text_of(top.get("dateOfOriginalSubmission"))),
-        not_subject_to_section16=as_bool(text_of(top.get("notSubjectToSection16"))),
-        no_securities_owned=as_bool(text_of(top.get("noSecuritiesOwned"))),
-        aff10b5_one=aff10b5_one,
-        issuer=issuer,
-        reporting_owners=owners,
-        transactions=transactions,
-        holdings=holdings,
-        footnotes=footnotes,
-        remarks=remarks,
-        signatures=signatures,
+    return _new_document(
+        text_of(top.get("schemaVersion")),  # schema_version
+        document_type.upper(),  # document_type
+        as_date(text_of(top.get("periodOfReport"))),  # period_of_report
+        as_date(text_of(top.get("dateOfOriginalSubmission"))),  # date_of_original_submission
+        as_bool(text_of(top.get("notSubjectToSection16"))),  # not_subject_to_section16
+        as_bool(text_of(top.get("noSecuritiesOwned"))),  # no_securities_owned
+        aff10b5_one,  # aff10b5_one
+        issuer,  # issuer
+        owners,  # reporting_owners
+        transactions,  # transactions
+        holdings,  # holdings
+        footnotes,  # footnotes
+        remarks,  # remarks
+        signatures,  # signatures
     )

@@ -129,9 +129,12 @@ def text_of(el: Element | None) -> str | None:
         text = text.strip()
         if not text:
             return None
-        if "  " in text or "\n" in text or "\t" in text or "\r" in text:
-            return _fold(text)
-        return text
+        # XML text can hold no ASCII whitespace but space, tab, newline and carriage return,
+        # so ASCII text (a flag, not a scan) without those is already folded; anything else
+        # (e.g. a no-break space) goes through the full fold.
+        if text.isascii() and not ("  " in text or "\n" in text or "\t" in text or "\r" in text):
+            return text
+        return _fold(text)
     return _fold("".join(str(t) for t in el.itertext()))
 
 

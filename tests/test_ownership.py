@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import date
 from decimal import Decimal
@@ -241,3 +242,160 @@ def test_a_value_belongs_only_to_the_field_that_encloses_it() -> None:
     (row,) = doc.transactions
     assert (row.transaction_code, row.shares, row.price_per_share) == ("S", Decimal(10), None)
     assert [(f.field, f.footnote_id) for f in row.field_footnotes] == [("price_per_share", "F1")]
+
+
+EVERY_FIELD = (
+    b'<?xml version="1.0"?><ownershipDocument><schemaVersion>X0508</schemaVersion>'
+    b"<documentType>4/A</documentType><periodOfReport>2026-01-02</periodOfReport>"
+    b"<dateOfOriginalSubmission>2026-01-06</dateOfOriginalSubmission>"
+    b"<notSubjectToSection16>0</notSubjectToSection16><noSecuritiesOwned>1</noSecuritiesOwned>"
+    b"<issuer><issuerCik>1750</issuerCik><issuerName>AAR CORP</issuerName>"
+    b"<issuerTradingSymbol>AIR</issuerTradingSymbol>"
+    b"<issuerForeignTradingSymbol>AIR.L</issuerForeignTradingSymbol></issuer>"
+    b"<reportingOwner><reportingOwnerId><rptOwnerCik>1806647</rptOwnerCik>"
+    b"<rptOwnerName>Doe Jane</rptOwnerName></reportingOwnerId><reportingOwnerAddress>"
+    b"<rptOwnerStreet1>1 Main St</rptOwnerStreet1><rptOwnerStreet2>Suite 2</rptOwnerStreet2>"
+    b"<rptOwnerCity>Wood Dale</rptOwnerCity><rptOwnerState>IL</rptOwnerState>"
+    b"<rptOwnerZipCode>60191</rptOwnerZipCode>"
+    b"<rptOwnerStateDescription>Illinois</rptOwnerStateDescription></reportingOwnerAddress>"
+    b"<reportingOwnerRelationship><isDirector>1</isDirector><isOfficer>0</isOfficer>"
+    b"<isTenPercentOwner>1</isTenPercentOwner><isOther>0</isOther>"
+    b"<officerTitle>Chair</officerTitle><otherText>Trustee</otherText>"
+    b"</reportingOwnerRelationship></reportingOwner><aff10b5One>0</aff10b5One>"
+    b"<derivativeTable><derivativeTransaction>"
+    b"<securityTitle><value>Stock Option (Right to Buy)</value></securityTitle>"
+    b"<conversionOrExercisePrice><value>5.5</value></conversionOrExercisePrice>"
+    b"<transactionDate><value>2026-01-02</value></transactionDate>"
+    b"<deemedExecutionDate><value>2026-01-03</value></deemedExecutionDate>"
+    b"<transactionCoding><transactionFormType>4</transactionFormType>"
+    b"<transactionCode>M</transactionCode><equitySwapInvolved>1</equitySwapInvolved>"
+    b"</transactionCoding><transactionTimeliness><value>L</value></transactionTimeliness>"
+    b"<transactionAmounts><transactionShares><value>101</value></transactionShares>"
+    b'<transactionPricePerShare><value>2.5</value><footnoteId id="F1"/>'
+    b"</transactionPricePerShare><transactionAcquiredDisposedCode><value>D</value>"
+    b"</transactionAcquiredDisposedCode></transactionAmounts>"
+    b"<exerciseDate><value>2026-01-04</value></exerciseDate>"
+    b"<expirationDate><value>2030-01-05</value></expirationDate>"
+    b"<underlyingSecurity><underlyingSecurityTitle><value>Common Stock</value>"
+    b"</underlyingSecurityTitle><underlyingSecurityShares><value>606</value>"
+    b"</underlyingSecurityShares></underlyingSecurity><postTransactionAmounts>"
+    b"<sharesOwnedFollowingTransaction><value>303</value></sharesOwnedFollowingTransaction>"
+    b"<valueOwnedFollowingTransaction><value>404</value></valueOwnedFollowingTransaction>"
+    b"</postTransactionAmounts><ownershipNature><directOrIndirectOwnership><value>I</value>"
+    b"</directOrIndirectOwnership><natureOfOwnership><value>By Trust</value>"
+    b'</natureOfOwnership></ownershipNature><footnoteId id="F2"/></derivativeTransaction>'
+    b"<derivativeHolding><securityTitle><value>Restricted Stock Units</value></securityTitle>"
+    b"<conversionOrExercisePrice><value>0.25</value></conversionOrExercisePrice>"
+    b"<exerciseDate><value>2027-02-03</value></exerciseDate>"
+    b"<expirationDate><value>2031-04-05</value></expirationDate>"
+    b"<underlyingSecurity><underlyingSecurityTitle><value>Class A Shares</value>"
+    b"</underlyingSecurityTitle><underlyingSecurityShares><value>707</value>"
+    b"</underlyingSecurityShares></underlyingSecurity><postTransactionAmounts>"
+    b"<sharesOwnedFollowingTransaction><value>808</value></sharesOwnedFollowingTransaction>"
+    b"<valueOwnedFollowingTransaction><value>909</value></valueOwnedFollowingTransaction>"
+    b"</postTransactionAmounts><ownershipNature><directOrIndirectOwnership><value>D</value>"
+    b"</directOrIndirectOwnership><natureOfOwnership><value>Held jointly</value>"
+    b'</natureOfOwnership></ownershipNature><footnoteId id="F2"/></derivativeHolding>'
+    b'</derivativeTable><footnotes><footnote id="F1">A weighted average price; prices ranged'
+    b' from $2.00 to $3.00.</footnote><footnote id="F2">Made under a Rule 10b5-1 trading'
+    b" plan.</footnote></footnotes><remarks>Remarked.</remarks><ownerSignature>"
+    b"<signatureName>/s/ Jane Doe</signatureName><signatureDate>2026-01-07</signatureDate>"
+    b"</ownerSignature></ownershipDocument>"
+)
+
+
+def test_every_field_lands_in_its_own_column() -> None:
+    """Guards the records' positional construction (fast_constructor) against two fields
+    swapped: every field of the document, owner, transaction and holding has its own value."""
+    doc = parse_ownership(EVERY_FIELD)
+    assert (doc.schema_version, doc.document_type, doc.remarks) == ("X0508", "4/A", "Remarked.")
+    assert (doc.period_of_report, doc.date_of_original_submission) == (
+        date(2026, 1, 2),
+        date(2026, 1, 6),
+    )
+    assert (doc.not_subject_to_section16, doc.no_securities_owned, doc.aff10b5_one) == (
+        False,
+        True,
+        False,
+    )
+    issuer = doc.issuer
+    assert (issuer.cik, issuer.name, issuer.ticker, issuer.foreign_trading_symbol) == (
+        "0000001750",
+        "AAR CORP",
+        "AIR",
+        "AIR.L",
+    )
+    (owner,) = doc.reporting_owners
+    assert dataclasses.asdict(owner) == {
+        "owner_cik": "0001806647",
+        "owner_name": "Doe Jane",
+        "is_director": True,
+        "is_officer": False,
+        "is_ten_percent_owner": True,
+        "is_other": False,
+        "officer_title": "Chair",
+        "other_text": "Trustee",
+        "street1": "1 Main St",
+        "street2": "Suite 2",
+        "city": "Wood Dale",
+        "state": "IL",
+        "zip_code": "60191",
+        "state_description": "Illinois",
+    }
+    (tx,) = doc.transactions
+    got = dataclasses.asdict(tx)
+    assert got.pop("code_description", "").startswith("Exercise or conversion")
+    assert got == {
+        "line_no": 1,
+        "is_derivative": True,
+        "security_title": "Stock Option (Right to Buy)",
+        "transaction_date": date(2026, 1, 2),
+        "deemed_execution_date": date(2026, 1, 3),
+        "transaction_form_type": "4",
+        "transaction_code": "M",
+        "category": "exercise",
+        "equity_swap_involved": True,
+        "acquired_disposed": "D",
+        "shares": Decimal(101),
+        "price_per_share": Decimal("2.5"),
+        "shares_delta": Decimal(-101),
+        "value": Decimal("252.5"),
+        "shares_owned_after": Decimal(303),
+        "value_owned_after": Decimal(404),
+        "direct_or_indirect": "I",
+        "nature_of_ownership": "By Trust",
+        "conversion_or_exercise_price": Decimal("5.5"),
+        "exercise_date": date(2026, 1, 4),
+        "expiration_date": date(2030, 1, 5),
+        "underlying_security_title": "Common Stock",
+        "underlying_shares": Decimal(606),
+        "timeliness": "L",
+        "footnote_ids": ("F1", "F2"),
+        "field_footnotes": (
+            {"field": "price_per_share", "footnote_id": "F1"},
+            {"field": "row", "footnote_id": "F2"},
+        ),
+        "is_sell_to_cover": False,
+        "is_10b5_1": True,
+        "price_range_low": Decimal("2.00"),
+        "price_range_high": Decimal("3.00"),
+        "security_kind": "option",
+    }
+    (holding,) = doc.holdings
+    assert dataclasses.asdict(holding) == {
+        "line_no": 1,
+        "is_derivative": True,
+        "security_title": "Restricted Stock Units",
+        "shares_owned_after": Decimal(808),
+        "value_owned_after": Decimal(909),
+        "direct_or_indirect": "D",
+        "nature_of_ownership": "Held jointly",
+        "conversion_or_exercise_price": Decimal("0.25"),
+        "exercise_date": date(2027, 2, 3),
+        "expiration_date": date(2031, 4, 5),
+        "underlying_security_title": "Class A Shares",
+        "underlying_shares": Decimal(707),
+        "footnote_ids": ("F2",),
+        "field_footnotes": ({"field": "row", "footnote_id": "F2"},),
+        "security_kind": "rsu",
+    }

@@ -119,6 +119,24 @@ def test_entities_and_markup_in_footnotes_and_titles_are_decoded_and_removed() -
     assert d.remarks == "See <remarks>"
 
 
+def test_whitespace_is_folded_in_leaves_as_in_markup_and_in_any_script() -> None:
+    """Guards the leaf fast path against keeping what the full fold removes: a no-break space
+    (&#160;), a tab, a line break or a double space, in ASCII or accented text."""
+    body = (
+        '<footnotes><footnote id="F1">Sold&#160;at $1.80</footnote>'
+        '<footnote id="F2">M\u00fcller  &amp;\nCo.</footnote>'
+        '<footnote id="F3">M\u00fcller &amp; <b>Co.</b>&#160;</footnote>'
+        '<footnote id="F4">Tax\twithheld</footnote></footnotes>'
+    )
+    notes = parse_ownership(doc(body)).footnotes
+    assert [n.text for n in notes] == [
+        "Sold at $1.80",
+        "M\u00fcller & Co.",
+        "M\u00fcller & Co.",
+        "Tax withheld",
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
