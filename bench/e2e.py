@@ -52,7 +52,11 @@ def run(count: int, rps: int, tmp: Path) -> tuple[float, list[float], int]:
     server.start()
     try:
         base_url = ours.recv()
-        env = {"SEC_USER_AGENT": "form4 bench bench@form4.example", "FORM4_MAX_RPS": str(rps)}
+        env = {
+            "SEC_USER_AGENT": "form4 bench bench@form4.example",
+            "FORM4_MAX_RPS": str(rps),
+            "FORM4_RATE_DIR": str(tmp / "rate"),  # the limit shared by processes, as by default
+        }
         settings = Settings.from_env(env, db_path=tmp / f"e2e{rps}.duckdb", edgar_url=base_url)
         start = time.perf_counter()
         result = run_ingest(settings, DAY, today=date(2026, 2, 10))

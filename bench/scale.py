@@ -66,6 +66,7 @@ def backfill(count: int, tmp: Path) -> tuple[float, float, int]:
             "FORM4_BATCH_SIZE": str(BATCH),
             "FORM4_DB": str(tmp / "scale.duckdb"),
             "FORM4_RAW_DIR": str(tmp / "raw"),
+            "FORM4_RATE_DIR": str(tmp / "rate"),  # shared limit as by default, not the user's
         }
         wall, peak = run_form4(
             ["backfill", "--from", START.isoformat(), "--to", last.isoformat()], env, tmp

@@ -103,6 +103,21 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     return int(_float(env, name, default, minimum=minimum))
 
 
+def _rate_dir(env: Mapping[str, str]) -> Path | None:
+    """``FORM4_RATE_DIR``, else ``$XDG_CACHE_HOME/form4``, else ``$HOME/.cache/form4``;
+    ``none`` (or no home at all) keeps the limit to this process."""
+    raw = env.get("FORM4_RATE_DIR", "").strip()
+    if raw.lower() == "none":
+        return None
+    if raw:
+        return Path(raw)
+    cache = env.get("XDG_CACHE_HOME", "").strip()
+    if cache:
+        return Path(cache) / "form4"
+    home = env.get("HOME", "").strip()
+    return Path(home) / ".cache" / "form4" if home else None
+
+
 def default_workers() -> int:
     """Worker processes for ``form4 reprocess``: one per CPU, at most 4 (each holds a batch)."""
     return min(os.cpu_count() or 1, 4)
@@ -133,6 +148,8 @@ class Settings:
     duckdb_memory_mb: int = 512  # DuckDB's memory limit in a form4 run: bounds RSS
     max_submission_bytes: int = 50 * 1024 * 1024
     max_xml_bytes: int = 10 * 1024 * 1024
+    # where processes of this user share the EDGAR rate limit; None: this process only
+    rate_dir: Path | None = None
 
     @property
     def raw_root(self) -> Path:
@@ -183,4 +200,5 @@ class Settings:
             duckdb_memory_mb=_int(env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64),
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
+            rate_dir=_rate_dir(env),
         )

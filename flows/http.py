@@ -2,8 +2,10 @@
 
 ``build_client(settings)`` returns an ``httpx.Client`` whose transport is a ``PoliteTransport``:
 every request (redirects and retries included) first waits at the shared ``BlockGate`` (closed
-for ``FORM4_BLOCK_PAUSE_S`` after EDGAR blocks us) and then takes a slot from the shared
-``RateLimiter`` (at most ``FORM4_MAX_RPS`` requests in any one-second window). The transport
+for ``FORM4_BLOCK_PAUSE_S`` after EDGAR blocks us) and then takes a slot from the rate limiter
+(at most ``FORM4_MAX_RPS`` requests in any one-second window): ``RateLimiter`` for this
+process's threads, or ``flows.shared_rate.SharedRateLimiter``, which also counts every other
+form4 process of the user on the machine (``FORM4_RATE_DIR``, on by default). The transport
 reads each body whole, so truncated bodies (Content-Length mismatch), resets, timeouts and 5xx
 are retried here with exponential back-off and full jitter. Callers (``flows.edgar``) only see
 the final response or a ``FetchError``/``BlockedError``.
@@ -20,19 +22,23 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
+from flows import shared_rate
 from flows.config import Settings
-from parsers.errors import BlockedError, FetchError
+from parsers.errors import BlockedError, ConfigError, FetchError
 
 __all__ = [
     "BlockGate",
+    "Limiter",
     "PoliteTransport",
     "RateLimiter",
     "RetryPolicy",
     "build_client",
     "classify_block",
+    "make_limiter",
 ]
 
 log = logging.getLogger("form4.http")
@@ -43,6 +49,12 @@ Sleep = Callable[[float], None]
 _MIN_SLEEP_S = 0.001  # never spin on a wait shorter than the clock can resolve
 RATE_EXCEEDED = b"Request Rate Threshold Exceeded"
 UNDECLARED_TOOL = b"Undeclared Automated Tool"
+
+
+class Limiter(Protocol):
+    def acquire(self) -> float:
+        """Block until a request may start; returns the start time granted."""
+        ...
 
 
 class RateLimiter:
@@ -183,7 +195,7 @@ class PoliteTransport(httpx.BaseTransport):
         self,
         inner: httpx.BaseTransport,
         *,
-        limiter: RateLimiter,
+        limiter: Limiter,
         gate: BlockGate,
         policy: RetryPolicy,
         sleep: Sleep = time.sleep,
@@ -282,6 +294,21 @@ class PoliteTransport(httpx.BaseTransport):
         self.inner.close()
 
 
+def make_limiter(settings: Settings) -> Limiter:
+    """The rate limiter of a run: shared through ``settings.rate_dir`` by every form4 process of
+    this user against the same host (``flows.shared_rate``), else this process's own. A
+    directory that cannot be used (say a read-only home in a container) is logged and the run
+    goes on with its own limiter, which is what it had before sharing existed."""
+    if settings.rate_dir is None or not shared_rate.AVAILABLE:
+        return RateLimiter(settings.max_rps)
+    path = shared_rate.rate_file(settings.rate_dir, settings.edgar_url)
+    try:
+        return shared_rate.SharedRateLimiter(path, settings.max_rps)
+    except ConfigError as exc:
+        log.warning("%s; this run counts only its own requests (set FORM4_RATE_DIR)", exc)
+        return RateLimiter(settings.max_rps)
+
+
 def build_client(settings: Settings, *, inner: httpx.BaseTransport | None = None) -> httpx.Client:
     """The one factory for EDGAR clients: User-Agent, timeouts, rate limiter, block gate, retries.
 
@@ -293,7 +320,7 @@ def build_client(settings: Settings, *, inner: httpx.BaseTransport | None = None
     )
     transport = PoliteTransport(
         inner or httpx.HTTPTransport(limits=limits, retries=0),
-        limiter=RateLimiter(settings.max_rps),
+        limiter=make_limiter(settings),
         gate=BlockGate(settings.block_pause_s),
         policy=RetryPolicy(
             max_retries=settings.max_retries,

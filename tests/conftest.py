@@ -31,10 +31,17 @@ def corpus() -> Path:
     return corpus_dir()
 
 
+@pytest.fixture(scope="session")
+def _rate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rate")
+
+
 @pytest.fixture(autouse=True)
-def _restore_environ() -> Iterator[None]:
-    """Every test gets back the environment it started with."""
+def _restore_environ(_rate_dir: Path) -> Iterator[None]:
+    """Every test gets back the environment it started with. Runs that read the environment
+    share their rate limit in a directory of the test session, not in the user's cache."""
     saved = dict(os.environ)
+    os.environ["FORM4_RATE_DIR"] = str(_rate_dir)
     try:
         yield
     finally:

@@ -47,6 +47,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     out["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     out["FORM4_RETRY_BASE_S"] = "0.01"
     out["FORM4_MAX_RETRIES"] = "1"
+    out["FORM4_RATE_DIR"] = str(tmp_path / "rate")
     return out
 
 

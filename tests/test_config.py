@@ -51,6 +51,20 @@ def test_reprocess_workers_default_to_the_cpus_and_zero_means_in_process() -> No
     assert Settings.from_env({**env, "FORM4_WORKERS": "0"}).workers == 0
 
 
+def test_the_shared_rate_limit_lives_in_the_users_cache_unless_told_otherwise() -> None:
+    """Guards against two runs of one user each taking EDGAR's whole allowance (no shared
+    directory by default), and against a shared limit that cannot be turned off."""
+    ua = {"SEC_USER_AGENT": "a b@c.de"}
+    assert Settings.from_env({**ua, "HOME": "/home/ops"}).rate_dir == Path("/home/ops/.cache/form4")
+    cached = {**ua, "HOME": "/home/ops", "XDG_CACHE_HOME": "/var/cache/ops"}
+    assert Settings.from_env(cached).rate_dir == Path("/var/cache/ops/form4")
+    assert Settings.from_env({**cached, "FORM4_RATE_DIR": "/srv/rate"}).rate_dir == Path(
+        "/srv/rate"
+    )
+    assert Settings.from_env({**cached, "FORM4_RATE_DIR": "none"}).rate_dir is None
+    assert Settings.from_env(ua).rate_dir is None  # no home at all: this process only
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
