@@ -10,7 +10,8 @@ from ``parsers.codes``. Unknown schema versions are parsed on a best-effort basi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -266,6 +267,34 @@ class _Facts(NamedTuple):
     kind: str | None
 
 
+def _position(
+    v: Callable[[str], str | None],
+) -> tuple[
+    Decimal | None,
+    Decimal | None,
+    str | None,
+    str | None,
+    Decimal | None,
+    date | None,
+    date | None,
+    str | None,
+    Decimal | None,
+]:
+    """The position columns, shares_owned_after to underlying_shares, in the order both
+    ``Transaction`` and ``Holding`` declare them."""
+    return (
+        as_decimal(v("sharesOwnedFollowingTransaction")),
+        as_decimal(v("valueOwnedFollowingTransaction")),
+        _upper(v("directOrIndirectOwnership")),
+        v("natureOfOwnership"),
+        as_decimal(v("conversionOrExercisePrice")),
+        as_date(v("exerciseDate")),
+        as_date(v("expirationDate")),
+        v("underlyingSecurityTitle"),
+        as_decimal(v("underlyingSecurityShares")),
+    )
+
+
 def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Transaction:
     r = _Row(row)
     v = r.fields.get
@@ -300,15 +329,7 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         price,  # price_per_share
         signed_delta(shares, acquired_disposed, code),  # shares_delta
         value,  # value
-        as_decimal(v("sharesOwnedFollowingTransaction")),  # shares_owned_after
-        as_decimal(v("valueOwnedFollowingTransaction")),  # value_owned_after
-        _upper(v("directOrIndirectOwnership")),  # direct_or_indirect
-        v("natureOfOwnership"),  # nature_of_ownership
-        as_decimal(v("conversionOrExercisePrice")),  # conversion_or_exercise_price
-        as_date(v("exerciseDate")),  # exercise_date
-        as_date(v("expirationDate")),  # expiration_date
-        v("underlyingSecurityTitle"),  # underlying_security_title
-        as_decimal(v("underlyingSecurityShares")),  # underlying_shares
+        *_position(v),  # shares_owned_after .. underlying_shares
         _upper(v("transactionTimeliness")),  # timeliness
         ids,  # footnote_ids
         r.links,  # field_footnotes
@@ -329,15 +350,7 @@ def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> 
         line_no,  # line_no
         is_derivative,  # is_derivative
         title,  # security_title
-        as_decimal(v("sharesOwnedFollowingTransaction")),  # shares_owned_after
-        as_decimal(v("valueOwnedFollowingTransaction")),  # value_owned_after
-        _upper(v("directOrIndirectOwnership")),  # direct_or_indirect
-        v("natureOfOwnership"),  # nature_of_ownership
-        as_decimal(v("conversionOrExercisePrice")),  # conversion_or_exercise_price
-        as_date(v("exerciseDate")),  # exercise_date
-        as_date(v("expirationDate")),  # expiration_date
-        v("underlyingSecurityTitle"),  # underlying_security_title
-        as_decimal(v("underlyingSecurityShares")),  # underlying_shares
+        *_position(v),  # shares_owned_after .. underlying_shares
         ids,  # footnote_ids
         r.links,  # field_footnotes
         security_kind(title, ctx.texts(ids)) if is_derivative else None,  # security_kind
