@@ -42,6 +42,7 @@ from parsers.xmlutil import (
     as_date,
     as_decimal,
     children,
+    clean,
     safe_fromstring,
     text_of,
     value_of,
@@ -131,8 +132,11 @@ class _Row:
     """The field values and footnote references of one table row, read in one pass over the
     row's subtree.
 
-    ``fields`` maps each field name present to what ``value_of`` gives for its first element:
-    the text of its first ``<value>`` child, else its own text (None when only footnoted).
+    ``fields`` maps each field name present to the text of its first element's ``<value>``
+    child, else its own text, *raw* (not stripped or folded: ``clean`` it, or read it with a
+    converter such as ``as_decimal``, which ignores the same whitespace); None when empty or
+    only footnoted. Only a value holding markup, or text beside footnote ids, is read
+    through ``text_of``/``value_of`` (cleaned).
     ``ids`` are the footnote ids referenced anywhere in the row, in document order, and
     ``links`` each (field, id) once, the field being the nearest enclosing field element
     (``FIELD_OF_ELEMENT``) or "row"; ``price_ids`` are the ids linked to the price. One
@@ -149,6 +153,7 @@ class _Row:
         links: list[FieldFootnote] = []
         price_ids: list[str] = []
         seen: set[tuple[str, str]] = set()
+        unvalued = 0  # fields with children still without a <value>
         # The walk is in document order, so a field's <value> comes right after the field's
         # start tag (footnote ids may sit between): `current` is the field with children that
         # a <value> met now belongs to, None after anything else. Only when footnote ids came
@@ -160,7 +165,8 @@ class _Row:
             if tag == "value":
                 if current is not None:
                     if not check_parent or el.getparent() is elements[current]:
-                        fields[current] = text_of(el)
+                        fields[current] = text_of(el) if len(el) else el.text
+                        unvalued -= 1
                     current = None
             elif tag in _ROW_FIELDS:
                 if tag in elements:  # only the first element of a field counts
@@ -169,8 +175,9 @@ class _Row:
                     elements[tag] = el
                     if len(el):
                         current, check_parent = tag, False
+                        unvalued += 1
                     else:  # a leaf field has no <value>: what comes next is not inside it
-                        fields[tag] = text_of(el)
+                        fields[tag] = el.text
                         current = None
             elif tag == "footnoteId":
                 check_parent = True
@@ -190,9 +197,10 @@ class _Row:
                         price_ids.append(ref)
             else:
                 current = None
-        for name, found in elements.items():
-            if name not in fields:  # a leaf field, or one given only by footnote
-                fields[name] = value_of(found)
+        if unvalued:  # a field given only by footnote, or with text beside its footnote ids
+            for name, found in elements.items():
+                if name not in fields:
+                    fields[name] = value_of(found)
         self.fields = fields
         self.ids = tuple(ids)
         self.links = tuple(links)
@@ -207,7 +215,11 @@ _new_document = fast_constructor(OwnershipDocument)
 
 
 def _upper(text: str | None) -> str | None:
-    return text.strip().upper() if text is not None else None
+    """A code or flag, cleaned and upper-cased; the usual single letter without a detour."""
+    if text is not None and len(text) == 1 and text.isalpha():
+        return text.upper()
+    text = clean(text)
+    return text.upper() if text is not None else None
 
 
 class _Context:
@@ -286,11 +298,11 @@ def _position(
         as_decimal(v("sharesOwnedFollowingTransaction")),
         as_decimal(v("valueOwnedFollowingTransaction")),
         _upper(v("directOrIndirectOwnership")),
-        v("natureOfOwnership"),
+        clean(v("natureOfOwnership")),
         as_decimal(v("conversionOrExercisePrice")),
         as_date(v("exerciseDate")),
         as_date(v("expirationDate")),
-        v("underlyingSecurityTitle"),
+        clean(v("underlyingSecurityTitle")),
         as_decimal(v("underlyingSecurityShares")),
     )
 
@@ -309,7 +321,7 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
     else:
         value = as_decimal(v("transactionTotalValue"))
     ids = r.ids
-    title = v("securityTitle")
+    title = clean(v("securityTitle"))
     facts = ctx.facts(code, ids, r.price_ids, title if is_derivative else None, is_derivative)
     # Every field positionally, in declaration order (see fast_constructor); the names are
     # pinned by tests/test_ownership.py::test_every_field_lands_in_its_own_column.
@@ -319,7 +331,7 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         title,  # security_title
         as_date(v("transactionDate")),  # transaction_date
         as_date(v("deemedExecutionDate")),  # deemed_execution_date
-        v("transactionFormType"),  # transaction_form_type
+        clean(v("transactionFormType")),  # transaction_form_type
         code,  # transaction_code
         info.description if info else None,  # code_description
         info.category if info else None,  # category
@@ -345,7 +357,7 @@ def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> 
     r = _Row(row)
     v = r.fields.get
     ids = r.ids
-    title = v("securityTitle")
+    title = clean(v("securityTitle"))
     return _new_holding(
         line_no,  # line_no
         is_derivative,  # is_derivative

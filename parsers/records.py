@@ -210,20 +210,26 @@ def fast_constructor(cls: Callable[_P, _R]) -> Callable[_P, _R]:
     A frozen dataclass's ``__init__`` sets every field through ``object.__setattr__`` (about
     55 ns a field), and a call with more than 15 keyword arguments is compiled into one that
     builds a dict of them: a 32-field ``Transaction`` took 3.4 us to construct, the largest
-    share of a table row's parse after the tree walk. The constructor returned here fills a
-    mutable twin class with the same slots (plain slot stores) and then assigns ``__class__``,
-    which CPython allows between classes of the same layout. The result is an ordinary,
-    frozen instance of ``cls``: equal, hashed, pickled and immutable like any other. Call it
-    with every field positionally, in declaration order (0.5 us for ``Transaction``); its
-    signature is ``cls``'s, so mypy checks the arguments.
+    share of a table row's parse after the tree walk. The constructor returned here is a
+    mutable twin class with the same slots: its ``__init__`` fills them with plain slot
+    stores and its ``__post_init__`` assigns ``__class__``, which CPython allows between
+    classes of the same layout. What it returns is an ordinary, frozen instance of ``cls``:
+    equal, hashed, pickled and immutable like any other. Call it with every field
+    positionally, in declaration order (0.4 us for ``Transaction``); its signature is
+    ``cls``'s, so mypy checks the arguments.
     """
     record = cast(type[Any], cls)
+
+    def __post_init__(self: object) -> None:  # runs at the end of the twin's __init__
+        self.__class__ = record
+
     twin = make_dataclass(
         f"_{record.__name__}Draft",
         [
             (f.name, f.type, field(default=f.default, default_factory=f.default_factory))
             for f in fields(record)
         ],
+        namespace={"__post_init__": __post_init__},
         slots=True,
         eq=False,
         repr=False,
@@ -235,12 +241,4 @@ def fast_constructor(cls: Callable[_P, _R]) -> Callable[_P, _R]:
         or record.__bases__ != (object,)
     ):
         raise TypeError(f"{record.__name__} is not a plain slotted dataclass")
-
-    def construct(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        obj = twin(*args, **kwargs)
-        obj.__class__ = record
-        return cast(_R, obj)
-
-    construct.__name__ = construct.__qualname__ = f"new_{record.__name__}"
-    construct.__doc__ = f"Construct a ``{record.__name__}`` (see ``fast_constructor``)."
-    return construct
+    return cast(Callable[_P, _R], twin)

@@ -70,22 +70,21 @@ def _field(head: bytes, key: str) -> str | None:
 
 
 def _ymd(text: str | None) -> date | None:
+    """``YYYYMMDD`` (eight digits, as the patterns capture them); None if not a date."""
     if text is None:
         return None
     try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        return date.fromisoformat(text[:8])  # the ISO basic format, parsed in C
     except ValueError:
         return None
 
 
 def _accepted(text: str | None) -> datetime | None:
+    """``YYYYMMDDhhmmss`` (fourteen digits); None if not a date and time."""
     if text is None:
         return None
     try:
-        return datetime(
-            int(text[:4]), int(text[4:6]), int(text[6:8]),
-            int(text[8:10]), int(text[10:12]), int(text[12:14]),
-        )  # fmt: skip
+        return datetime.fromisoformat(f"{text[:8]}T{text[8:14]}")
     except ValueError:
         return None
 
@@ -139,24 +138,75 @@ def _ownership_xml(data: bytes) -> bytes:
     raise ParseError("no ownership XML document in the submission", stage="sgml")
 
 
+# The top of an EDGAR .txt header, read in one match: the acceptance time, then the lines
+# every ownership filing has, in EDGAR's order. Whatever differs goes field by field.
+_TOP = re.compile(
+    rb"<ACCEPTANCE-DATETIME>(\d{14})[ \t\r]*\n"
+    rb"ACCESSION NUMBER:[ \t]*(\S+)[ \t\r]*\n"
+    rb"CONFORMED SUBMISSION TYPE:[ \t]*([^\r\n]+?)[ \t\r]*\n"
+    rb"PUBLIC DOCUMENT COUNT:[^\n]*\n"
+    rb"(?:CONFORMED PERIOD OF REPORT:[ \t]*(\d{8})[ \t\r]*\n)?"
+    rb"FILED AS OF DATE:[ \t]*(\d{8})"
+)
+_MARKER_LINE = re.compile(
+    rb"\n(?:ACCESSION NUMBER|CONFORMED SUBMISSION TYPE|CONFORMED PERIOD OF REPORT"
+    rb"|FILED AS OF DATE):"
+)
+
+
+# (accession, form type, filing date, period, acceptance time) as header text
+_Fields = tuple[str | None, str | None, str | None, str | None, str | None]
+
+
+def _fields_at_top(head: bytes) -> _Fields | None:
+    """The fields from the top of a .txt header in one match, or None if it is laid out
+    otherwise. Each is then the first of its lines, as field by field: no marker line comes
+    before the acceptance time, and the matched lines follow it."""
+    at = head.find(b"<ACCEPTANCE-DATETIME>")
+    top = _TOP.match(head, at) if 0 <= at < 512 else None
+    if top is None or _MARKER_LINE.search(head, 0, at) is not None:
+        return None
+    accepted, accession, form_type, period, filed = top.groups()
+    return (
+        accession.decode("latin-1"),
+        form_type.strip().decode("latin-1") or _field(head, "form_type"),
+        filed.decode("latin-1"),
+        # a period line elsewhere in the header counts, as field by field
+        period.decode("latin-1") if period else _field(head, "period"),
+        accepted.decode("latin-1"),
+    )
+
+
+def _fields_one_by_one(head: bytes) -> _Fields:
+    return (
+        _field(head, "accession"),
+        _field(head, "form_type"),
+        _field(head, "filed"),
+        _field(head, "period"),
+        _field(head, "accepted"),
+    )
+
+
+def _header(head: bytes) -> SubmissionHeader:
+    """The header fields: each is the first of its lines (or tags) in the header."""
+    accession, form_type, filed, period, accepted = _fields_at_top(head) or _fields_one_by_one(head)
+    if accession is None:
+        raise ParseError("no accession number in the submission header", stage="sgml")
+    if form_type is None:
+        raise ParseError("no submission type in the submission header", stage="sgml")
+    return SubmissionHeader(
+        accession_number=accession,
+        form_type=form_type.upper(),
+        filing_date=_ymd(filed),
+        accepted_at=_accepted(accepted),
+        period_of_report=_ymd(period),
+    )
+
+
 def parse_submission(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Submission:
     """The header and ownership XML of a full submission (``.txt`` or feed ``.nc``)."""
     if len(data) > max_bytes:
         raise ParseError(
             f"submission of {len(data)} bytes is over the {max_bytes}-byte limit", stage="sgml"
         )
-    head = _header_block(data)
-    accession = _field(head, "accession")
-    if accession is None:
-        raise ParseError("no accession number in the submission header", stage="sgml")
-    form_type = _field(head, "form_type")
-    if form_type is None:
-        raise ParseError("no submission type in the submission header", stage="sgml")
-    header = SubmissionHeader(
-        accession_number=accession,
-        form_type=form_type.upper(),
-        filing_date=_ymd(_field(head, "filed")),
-        accepted_at=_accepted(_field(head, "accepted")),
-        period_of_report=_ymd(_field(head, "period")),
-    )
-    return Submission(header=header, xml=_ownership_xml(data))
+    return Submission(header=_header(_header_block(data)), xml=_ownership_xml(data))

@@ -31,6 +31,7 @@ __all__ = [
     "as_date",
     "as_decimal",
     "children",
+    "clean",
     "footnote_ids",
     "safe_fromstring",
     "text_of",
@@ -123,19 +124,26 @@ def text_of(el: Element | None) -> str | None:
     if el is None:
         return None
     if len(el) == 0:  # a leaf, by far the most common case: no join, no fold unless needed
-        text = el.text
-        if not text:
-            return None
-        text = text.strip()
-        if not text:
-            return None
-        # XML text can hold no ASCII whitespace but space, tab, newline and carriage return,
-        # so ASCII text (a flag, not a scan) without those is already folded; anything else
-        # (e.g. a no-break space) goes through the full fold.
-        if text.isascii() and not ("  " in text or "\n" in text or "\t" in text or "\r" in text):
-            return text
-        return _fold(text)
+        return clean(el.text)
     return _fold("".join(str(t) for t in el.itertext()))
+
+
+def clean(text: str | None) -> str | None:
+    """Text as ``text_of`` gives it: stripped, whitespace folded, None when empty. For text
+    read raw from a leaf (``parsers.ownership`` reads row values raw and cleans only the
+    columns that stay text: numbers, dates and flags are read by converters that ignore the
+    same whitespace)."""
+    if not text:
+        return None
+    text = text.strip()
+    if not text:
+        return None
+    # XML text can hold no ASCII whitespace but space, tab, newline and carriage return,
+    # so ASCII text (a flag, not a scan) without those is already folded; anything else
+    # (e.g. a no-break space) goes through the full fold.
+    if text.isascii() and not ("  " in text or "\n" in text or "\t" in text or "\r" in text):
+        return text
+    return _fold(text)
 
 
 def value_of(el: Element | None) -> str | None:

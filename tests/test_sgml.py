@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
+from parsers import sgml
 from parsers.errors import ParseError
 from parsers.sgml import parse_submission
 from tests.conftest import corpus_files
@@ -69,3 +71,40 @@ def test_an_oversized_submission_is_refused_before_any_work(corpus: Path) -> Non
     with pytest.raises(ParseError, match="limit"):
         parse_submission(data, max_bytes=len(data) - 1)
     assert parse_submission(data, max_bytes=len(data)).header.form_type == "4"
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "flows" / "sample_data"
+TXT = corpus_files("txt", "*.txt") + sorted(SAMPLES.rglob("*.txt"))
+
+
+def _variants(head: bytes) -> list[bytes]:
+    """The header as filed, and laid out in ways the one-match reading must leave to the
+    field-by-field one or read the same: no period line, the period after the filing date, a
+    marker line before the acceptance time, padded or empty values, CRLF line ends."""
+    period = re.search(rb"CONFORMED PERIOD OF REPORT:[^\n]*\n", head)
+    assert period is not None
+    without = head.replace(period.group(), b"")
+    return [
+        head,
+        without,
+        without.replace(b"DATE AS OF CHANGE:", period.group() + b"DATE AS OF CHANGE:"),
+        head.replace(
+            b"<ACCEPTANCE-DATETIME>", b"\nFILED AS OF DATE:\t20010101\n<ACCEPTANCE-DATETIME>"
+        ),
+        head.replace(b"CONFORMED SUBMISSION TYPE:\t", b"CONFORMED SUBMISSION TYPE:\t   "),
+        re.sub(rb"CONFORMED SUBMISSION TYPE:[^\n]*", b"CONFORMED SUBMISSION TYPE:  ", head),
+        head.replace(b"\n", b"\r\n"),
+        head.replace(b"<ACCEPTANCE-DATETIME>", b"<ACCEPTANCE-DATETIME> "),
+    ]
+
+
+@pytest.mark.parametrize("path", TXT, ids=lambda p: p.name)
+def test_the_one_match_header_reading_agrees_with_field_by_field(path: Path, corpus: Path) -> None:
+    """Guards the fast path of the .txt header against reading any field differently from
+    the field-by-field reading it replaces (first line of each marker), and checks that real
+    headers do take it."""
+    head = sgml._header_block(path.read_bytes())
+    assert sgml._fields_at_top(head) is not None  # EDGAR's layout takes the one match
+    for variant in _variants(head):
+        fast = sgml._fields_at_top(variant)
+        assert fast is None or fast == sgml._fields_one_by_one(variant), variant[:400]
