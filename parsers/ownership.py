@@ -10,7 +10,7 @@ from ``parsers.codes``. Unknown schema versions are parsed on a best-effort basi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -101,39 +101,60 @@ def _cik(text: str | None) -> str | None:
 
 
 # Every field element a table row may hold, at any depth (grouping elements such as
-# transactionAmounts and postTransactionAmounts are walked through).
-_ROW_FIELDS = frozenset(
-    {
-        "securityTitle",
-        "conversionOrExercisePrice",
-        "transactionDate",
-        "deemedExecutionDate",
-        "transactionFormType",
-        "transactionCode",
-        "equitySwapInvolved",
-        "transactionTimeliness",
-        "transactionShares",
-        "transactionPricePerShare",
-        "transactionTotalValue",
-        "transactionAcquiredDisposedCode",
-        "exerciseDate",
-        "expirationDate",
-        "underlyingSecurityTitle",
-        "underlyingSecurityShares",
-        "sharesOwnedFollowingTransaction",
-        "valueOwnedFollowingTransaction",
-        "directOrIndirectOwnership",
-        "natureOfOwnership",
-    }
+# transactionAmounts and postTransactionAmounts are walked through), and its slot in
+# ``_Row.fields``.
+_ROW_FIELDS = (
+    "securityTitle",
+    "conversionOrExercisePrice",
+    "transactionDate",
+    "deemedExecutionDate",
+    "transactionFormType",
+    "transactionCode",
+    "equitySwapInvolved",
+    "transactionTimeliness",
+    "transactionShares",
+    "transactionPricePerShare",
+    "transactionTotalValue",
+    "transactionAcquiredDisposedCode",
+    "exerciseDate",
+    "expirationDate",
+    "underlyingSecurityTitle",
+    "underlyingSecurityShares",
+    "sharesOwnedFollowingTransaction",
+    "valueOwnedFollowingTransaction",
+    "directOrIndirectOwnership",
+    "natureOfOwnership",
 )
+_SLOT = {name: slot for slot, name in enumerate(_ROW_FIELDS)}
+_TITLE = _SLOT["securityTitle"]
+_CONVERSION = _SLOT["conversionOrExercisePrice"]
+_DATE = _SLOT["transactionDate"]
+_DEEMED = _SLOT["deemedExecutionDate"]
+_FORM = _SLOT["transactionFormType"]
+_CODE = _SLOT["transactionCode"]
+_SWAP = _SLOT["equitySwapInvolved"]
+_TIMELINESS = _SLOT["transactionTimeliness"]
+_SHARES = _SLOT["transactionShares"]
+_PRICE = _SLOT["transactionPricePerShare"]
+_TOTAL = _SLOT["transactionTotalValue"]
+_AD = _SLOT["transactionAcquiredDisposedCode"]
+_EXERCISE = _SLOT["exerciseDate"]
+_EXPIRATION = _SLOT["expirationDate"]
+_UNDERLYING = _SLOT["underlyingSecurityTitle"]
+_UNDERLYING_SHARES = _SLOT["underlyingSecurityShares"]
+_OWNED = _SLOT["sharesOwnedFollowingTransaction"]
+_OWNED_VALUE = _SLOT["valueOwnedFollowingTransaction"]
+_DIRECT = _SLOT["directOrIndirectOwnership"]
+_NATURE = _SLOT["natureOfOwnership"]
 
 
 class _Row:
     """The field values and footnote references of one table row, read in one pass over the
     row's subtree.
 
-    ``fields`` maps each field name present to the text of its first element's ``<value>``
-    child, else its own text, *raw* (not stripped or folded: ``clean`` it, or read it with a
+    ``fields`` holds, in the slot of each field name (``_SLOT``: a list indexed by constants
+    reads faster than a dictionary), the text of its first element's ``<value>`` child, else
+    its own text, *raw* (not stripped or folded: ``clean`` it, or read it with a
     converter such as ``as_decimal``, which ignores the same whitespace); None when empty or
     only footnoted. Only a value holding markup, or text beside footnote ids, is read
     through ``text_of``/``value_of`` (cleaned).
@@ -147,8 +168,8 @@ class _Row:
     __slots__ = ("fields", "ids", "links", "price_ids")
 
     def __init__(self, row: Element) -> None:
-        elements: dict[str, Element] = {}
-        fields: dict[str, str | None] = {}
+        elements: list[Element | None] = [None] * len(_ROW_FIELDS)
+        fields: list[str | None] = [None] * len(_ROW_FIELDS)
         ids: list[str] = []
         links: list[FieldFootnote] = []
         price_ids: list[str] = []
@@ -158,27 +179,29 @@ class _Row:
         # start tag (footnote ids may sit between): `current` is the field with children that
         # a <value> met now belongs to, None after anything else. Only when footnote ids came
         # between is the parent looked up to be sure.
-        current: str | None = None
+        current = -1  # no field
         check_parent = False
         for el in row.iter():
             tag = el.tag
             if tag == "value":
-                if current is not None:
+                if current >= 0:
                     if not check_parent or el.getparent() is elements[current]:
                         fields[current] = text_of(el) if len(el) else el.text
                         unvalued -= 1
-                    current = None
-            elif tag in _ROW_FIELDS:
-                if tag in elements:  # only the first element of a field counts
-                    current = None
+                    current = -1
+                continue
+            slot = _SLOT.get(tag)
+            if slot is not None:
+                if elements[slot] is not None:  # only the first element of a field counts
+                    current = -1
                 else:
-                    elements[tag] = el
+                    elements[slot] = el
                     if len(el):
-                        current, check_parent = tag, False
+                        current, check_parent = slot, False
                         unvalued += 1
                     else:  # a leaf field has no <value>: what comes next is not inside it
-                        fields[tag] = el.text
-                        current = None
+                        fields[slot] = el.text
+                        current = -1
             elif tag == "footnoteId":
                 check_parent = True
                 ref = (el.get("id") or "").strip()
@@ -196,11 +219,11 @@ class _Row:
                     if field == "price_per_share":
                         price_ids.append(ref)
             else:
-                current = None
+                current = -1
         if unvalued:  # a field given only by footnote, or with text beside its footnote ids
-            for name, found in elements.items():
-                if name not in fields:
-                    fields[name] = value_of(found)
+            for slot, found in enumerate(elements):
+                if found is not None and len(found) and fields[slot] is None:
+                    fields[slot] = value_of(found)
         self.fields = fields
         self.ids = tuple(ids)
         self.links = tuple(links)
@@ -280,7 +303,7 @@ class _Facts(NamedTuple):
 
 
 def _position(
-    v: Callable[[str], str | None],
+    f: list[str | None],
 ) -> tuple[
     Decimal | None,
     Decimal | None,
@@ -295,33 +318,33 @@ def _position(
     """The position columns, shares_owned_after to underlying_shares, in the order both
     ``Transaction`` and ``Holding`` declare them."""
     return (
-        as_decimal(v("sharesOwnedFollowingTransaction")),
-        as_decimal(v("valueOwnedFollowingTransaction")),
-        _upper(v("directOrIndirectOwnership")),
-        clean(v("natureOfOwnership")),
-        as_decimal(v("conversionOrExercisePrice")),
-        as_date(v("exerciseDate")),
-        as_date(v("expirationDate")),
-        clean(v("underlyingSecurityTitle")),
-        as_decimal(v("underlyingSecurityShares")),
+        as_decimal(f[_OWNED]),
+        as_decimal(f[_OWNED_VALUE]),
+        _upper(f[_DIRECT]),
+        clean(f[_NATURE]),
+        as_decimal(f[_CONVERSION]),
+        as_date(f[_EXERCISE]),
+        as_date(f[_EXPIRATION]),
+        clean(f[_UNDERLYING]),
+        as_decimal(f[_UNDERLYING_SHARES]),
     )
 
 
 def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Transaction:
     r = _Row(row)
-    v = r.fields.get
-    code = _upper(v("transactionCode"))
+    f = r.fields
+    code = _upper(f[_CODE])
     info = code_info(code)
-    shares = as_decimal(v("transactionShares"))
-    price = as_decimal(v("transactionPricePerShare"))
-    acquired_disposed = _upper(v("transactionAcquiredDisposedCode"))
+    shares = as_decimal(f[_SHARES])
+    price = as_decimal(f[_PRICE])
+    acquired_disposed = _upper(f[_AD])
     value: Decimal | None = None
     if shares is not None and price is not None:
         value = shares * price
     else:
-        value = as_decimal(v("transactionTotalValue"))
+        value = as_decimal(f[_TOTAL])
     ids = r.ids
-    title = clean(v("securityTitle"))
+    title = clean(f[_TITLE])
     facts = ctx.facts(code, ids, r.price_ids, title if is_derivative else None, is_derivative)
     # Every field positionally, in declaration order (see fast_constructor); the names are
     # pinned by tests/test_ownership.py::test_every_field_lands_in_its_own_column.
@@ -329,20 +352,20 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         line_no,  # line_no
         is_derivative,  # is_derivative
         title,  # security_title
-        as_date(v("transactionDate")),  # transaction_date
-        as_date(v("deemedExecutionDate")),  # deemed_execution_date
-        clean(v("transactionFormType")),  # transaction_form_type
+        as_date(f[_DATE]),  # transaction_date
+        as_date(f[_DEEMED]),  # deemed_execution_date
+        clean(f[_FORM]),  # transaction_form_type
         code,  # transaction_code
         info.description if info else None,  # code_description
         info.category if info else None,  # category
-        as_bool(v("equitySwapInvolved")),  # equity_swap_involved
+        as_bool(f[_SWAP]),  # equity_swap_involved
         acquired_disposed,  # acquired_disposed
         shares,  # shares
         price,  # price_per_share
         signed_delta(shares, acquired_disposed, code),  # shares_delta
         value,  # value
-        *_position(v),  # shares_owned_after .. underlying_shares
-        _upper(v("transactionTimeliness")),  # timeliness
+        *_position(f),  # shares_owned_after .. underlying_shares
+        _upper(f[_TIMELINESS]),  # timeliness
         ids,  # footnote_ids
         r.links,  # field_footnotes
         facts.sell_to_cover,  # is_sell_to_cover
@@ -355,14 +378,14 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
 
 def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Holding:
     r = _Row(row)
-    v = r.fields.get
+    f = r.fields
     ids = r.ids
-    title = clean(v("securityTitle"))
+    title = clean(f[_TITLE])
     return _new_holding(
         line_no,  # line_no
         is_derivative,  # is_derivative
         title,  # security_title
-        *_position(v),  # shares_owned_after .. underlying_shares
+        *_position(f),  # shares_owned_after .. underlying_shares
         ids,  # footnote_ids
         r.links,  # field_footnotes
         security_kind(title, ctx.texts(ids)) if is_derivative else None,  # security_kind
