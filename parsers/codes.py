@@ -106,6 +106,9 @@ def code_info(code: str | None) -> CodeInfo | None:
     """The code's info; an unofficial code is kept as filed with category ``unknown``."""
     if code is None:
         return None
+    found = CODES.get(code)  # the usual code, already clean
+    if found is not None:
+        return found
     code = code.strip().upper()
     if not code:
         return None
@@ -118,7 +121,9 @@ def signed_delta(
     """+shares when acquired, -shares when disposed; the code's direction if the flag is absent."""
     if shares is None:
         return None
-    direction = (acquired_disposed or "").strip().upper()
+    direction = acquired_disposed
+    if direction not in ("A", "D"):  # the usual flag, already clean, skips this
+        direction = (acquired_disposed or "").strip().upper()
     if direction not in ("A", "D"):
         info = code_info(code)
         direction = (info.default_direction if info else None) or ""

@@ -102,7 +102,7 @@ def _cik(text: str | None) -> str | None:
 
 # Every field element a table row may hold, at any depth (grouping elements such as
 # transactionAmounts and postTransactionAmounts are walked through), and its slot in
-# ``_Row.fields``.
+# the fields of ``_read_row``.
 _ROW_FIELDS = (
     "securityTitle",
     "conversionOrExercisePrice",
@@ -148,9 +148,13 @@ _DIRECT = _SLOT["directOrIndirectOwnership"]
 _NATURE = _SLOT["natureOfOwnership"]
 
 
-class _Row:
+# A table row as _read_row gives it: (fields, ids, links, price_ids).
+_RowRead = tuple[list[str | None], tuple[str, ...], tuple[FieldFootnote, ...], tuple[str, ...]]
+
+
+def _read_row(row: Element) -> _RowRead:
     """The field values and footnote references of one table row, read in one pass over the
-    row's subtree.
+    row's subtree: ``(fields, ids, links, price_ids)``.
 
     ``fields`` holds, in the slot of each field name (``_SLOT``: a list indexed by constants
     reads faster than a dictionary), the text of its first element's ``<value>`` child, else
@@ -164,70 +168,63 @@ class _Row:
     ``iter()`` walk replaces a dictionary of children per grouping element, a
     ``find("value")`` per field and a second walk for the footnotes.
     """
-
-    __slots__ = ("fields", "ids", "links", "price_ids")
-
-    def __init__(self, row: Element) -> None:
-        elements: list[Element | None] = [None] * len(_ROW_FIELDS)
-        fields: list[str | None] = [None] * len(_ROW_FIELDS)
-        ids: list[str] = []
-        links: list[FieldFootnote] = []
-        price_ids: list[str] = []
-        seen: set[tuple[str, str]] = set()
-        unvalued = 0  # fields with children still without a <value>
-        # The walk is in document order, so a field's <value> comes right after the field's
-        # start tag (footnote ids may sit between): `current` is the field with children that
-        # a <value> met now belongs to, None after anything else. Only when footnote ids came
-        # between is the parent looked up to be sure.
-        current = -1  # no field
-        check_parent = False
-        for el in row.iter():
-            tag = el.tag
-            if tag == "value":
-                if current >= 0:
-                    if not check_parent or el.getparent() is elements[current]:
-                        fields[current] = text_of(el) if len(el) else el.text
-                        unvalued -= 1
-                    current = -1
-                continue
-            slot = _SLOT.get(tag)
-            if slot is not None:
-                if elements[slot] is not None:  # only the first element of a field counts
-                    current = -1
-                else:
-                    elements[slot] = el
-                    if len(el):
-                        current, check_parent = slot, False
-                        unvalued += 1
-                    else:  # a leaf field has no <value>: what comes next is not inside it
-                        fields[slot] = el.text
-                        current = -1
-            elif tag == "footnoteId":
-                check_parent = True
-                ref = (el.get("id") or "").strip()
-                if not ref:
-                    continue
-                if ref not in ids:
-                    ids.append(ref)
-                up = el.getparent()
-                while up is not None and up is not row and up.tag not in FIELD_OF_ELEMENT:
-                    up = up.getparent()
-                field = FIELD_OF_ELEMENT.get(str(up.tag), "row") if up is not None else "row"
-                if (field, ref) not in seen:
-                    seen.add((field, ref))
-                    links.append(FieldFootnote(field, ref))
-                    if field == "price_per_share":
-                        price_ids.append(ref)
-            else:
+    elements: list[Element | None] = [None] * len(_ROW_FIELDS)
+    fields: list[str | None] = [None] * len(_ROW_FIELDS)
+    ids: list[str] = []
+    links: list[FieldFootnote] = []
+    price_ids: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    unvalued = 0  # fields with children still without a <value>
+    # The walk is in document order, so a field's <value> comes right after the field's
+    # start tag (footnote ids may sit between): `current` is the field with children that
+    # a <value> met now belongs to, None after anything else. Only when footnote ids came
+    # between is the parent looked up to be sure.
+    current = -1  # no field
+    check_parent = False
+    for el in row.iter():
+        tag = el.tag
+        if tag == "value":
+            if current >= 0:
+                if not check_parent or el.getparent() is elements[current]:
+                    fields[current] = text_of(el) if len(el) else el.text
+                    unvalued -= 1
                 current = -1
-        if unvalued:  # a field given only by footnote, or with text beside its footnote ids
-            for slot, found in enumerate(elements):
-                if found is not None and len(found) and fields[slot] is None:
-                    fields[slot] = value_of(found)
-        self.fields = fields
-        self.ids = tuple(ids)
-        self.links = tuple(links)
-        self.price_ids = tuple(price_ids)
+            continue
+        slot = _SLOT.get(tag)
+        if slot is not None:
+            if elements[slot] is not None:  # only the first element of a field counts
+                current = -1
+            else:
+                elements[slot] = el
+                if len(el):
+                    current, check_parent = slot, False
+                    unvalued += 1
+                else:  # a leaf field has no <value>: what comes next is not inside it
+                    fields[slot] = el.text
+                    current = -1
+        elif tag == "footnoteId":
+            check_parent = True
+            ref = (el.get("id") or "").strip()
+            if not ref:
+                continue
+            if ref not in ids:
+                ids.append(ref)
+            up = el.getparent()
+            while up is not None and up is not row and up.tag not in FIELD_OF_ELEMENT:
+                up = up.getparent()
+            field = FIELD_OF_ELEMENT.get(str(up.tag), "row") if up is not None else "row"
+            if (field, ref) not in seen:
+                seen.add((field, ref))
+                links.append(_new_link(field, ref))
+                if field == "price_per_share":
+                    price_ids.append(ref)
+        else:
+            current = -1
+    if unvalued:  # a field given only by footnote, or with text beside its footnote ids
+        for slot, found in enumerate(elements):
+            if found is not None and len(found) and fields[slot] is None:
+                fields[slot] = value_of(found)
+    return fields, tuple(ids), tuple(links), tuple(price_ids)
 
 
 _new_transaction = fast_constructor(Transaction)
@@ -235,6 +232,7 @@ _new_holding = fast_constructor(Holding)
 _new_owner = fast_constructor(ReportingOwner)
 _new_issuer = fast_constructor(Issuer)
 _new_document = fast_constructor(OwnershipDocument)
+_new_link = fast_constructor(FieldFootnote)
 
 
 def _upper(text: str | None) -> str | None:
@@ -331,8 +329,7 @@ def _position(
 
 
 def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Transaction:
-    r = _Row(row)
-    f = r.fields
+    f, ids, links, price_ids = _read_row(row)
     code = _upper(f[_CODE])
     info = code_info(code)
     shares = as_decimal(f[_SHARES])
@@ -343,9 +340,8 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         value = shares * price
     else:
         value = as_decimal(f[_TOTAL])
-    ids = r.ids
     title = clean(f[_TITLE])
-    facts = ctx.facts(code, ids, r.price_ids, title if is_derivative else None, is_derivative)
+    facts = ctx.facts(code, ids, price_ids, title if is_derivative else None, is_derivative)
     # Every field positionally, in declaration order (see fast_constructor); the names are
     # pinned by tests/test_ownership.py::test_every_field_lands_in_its_own_column.
     return _new_transaction(
@@ -367,7 +363,7 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         *_position(f),  # shares_owned_after .. underlying_shares
         _upper(f[_TIMELINESS]),  # timeliness
         ids,  # footnote_ids
-        r.links,  # field_footnotes
+        links,  # field_footnotes
         facts.sell_to_cover,  # is_sell_to_cover
         facts.plan,  # is_10b5_1
         facts.price_low,  # price_range_low
@@ -377,9 +373,7 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
 
 
 def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Holding:
-    r = _Row(row)
-    f = r.fields
-    ids = r.ids
+    f, ids, links, _ = _read_row(row)
     title = clean(f[_TITLE])
     return _new_holding(
         line_no,  # line_no
@@ -387,7 +381,7 @@ def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> 
         title,  # security_title
         *_position(f),  # shares_owned_after .. underlying_shares
         ids,  # footnote_ids
-        r.links,  # field_footnotes
+        links,  # field_footnotes
         security_kind(title, ctx.texts(ids)) if is_derivative else None,  # security_kind
     )
 
@@ -488,7 +482,7 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         text_of(issuer_el.get("issuerTradingSymbol")),  # ticker
         text_of(issuer_el.get("issuerForeignTradingSymbol")),  # foreign_trading_symbol
     )
-    owners = tuple(_owner(el) for el in root if el.tag == "reportingOwner")
+    owners = tuple([_owner(el) for el in root if el.tag == "reportingOwner"])
     footnotes = tuple(
         Footnote((el.get("id") or "").strip(), text_of(el) or "")
         for el in _rows(top.get("footnotes"), "footnote")
@@ -498,25 +492,26 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
     ctx = _Context({f.footnote_id: f.text for f in footnotes}, remarks, aff10b5_one)
     non_derivative = top.get("nonDerivativeTable")
     derivative = top.get("derivativeTable")
+    # list comprehensions: a generator costs a frame switch per row
     transactions = (
-        *(
+        *[
             _transaction(row, i, False, ctx)
             for i, row in enumerate(_rows(non_derivative, "nonDerivativeTransaction"), 1)
-        ),
-        *(
+        ],
+        *[
             _transaction(row, i, True, ctx)
             for i, row in enumerate(_rows(derivative, "derivativeTransaction"), 1)
-        ),
+        ],
     )
     holdings = (
-        *(
+        *[
             _holding(row, i, False, ctx)
             for i, row in enumerate(_rows(non_derivative, "nonDerivativeHolding"), 1)
-        ),
-        *(
+        ],
+        *[
             _holding(row, i, True, ctx)
             for i, row in enumerate(_rows(derivative, "derivativeHolding"), 1)
-        ),
+        ],
     )
     signatures = tuple(_signature(el) for el in root.iterchildren("ownerSignature"))
     return _new_document(
