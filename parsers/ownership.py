@@ -209,10 +209,14 @@ def _read_row(row: Element) -> _RowRead:
                 continue
             if ref not in ids:
                 ids.append(ref)
+            field = "row"
             up = el.getparent()
-            while up is not None and up is not row and up.tag not in FIELD_OF_ELEMENT:
+            while up is not None and up is not row:
+                known = FIELD_OF_ELEMENT.get(up.tag)  # each ancestor's tag read once
+                if known is not None:
+                    field = known
+                    break
                 up = up.getparent()
-            field = FIELD_OF_ELEMENT.get(str(up.tag), "row") if up is not None else "row"
             if (field, ref) not in seen:
                 seen.add((field, ref))
                 links.append(_new_link(field, ref))
