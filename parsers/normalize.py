@@ -53,7 +53,9 @@ _SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-Z(\"'])")
 
 
 def _norm(text: str) -> str:
-    return " ".join(text.translate(_FOLD).split())
+    if not text.isascii():  # _FOLD maps only non-ASCII characters
+        text = text.translate(_FOLD)
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=4096)
@@ -111,6 +113,9 @@ def sell_to_cover_reason(code: str | None, texts: Sequence[str]) -> str | None:
 def _cover_sentence(texts: tuple[str, ...]) -> str | None:
     """Cached by footnote texts: the rows of a filing mostly share their footnotes."""
     for sentence in _sentences(texts):
+        # every way below to qualify needs _STRONG ("cover") or _TAX ("tax", "withholding")
+        if "cover" not in sentence and "tax" not in sentence and "withholding" not in sentence:
+            continue
         if _NEGATION.search(sentence):
             continue
         cleaned = _NOT_TAX.sub(" ", sentence)
@@ -146,10 +151,12 @@ def mentions_10b5_1(texts: Sequence[str]) -> bool:
 
 @lru_cache(maxsize=4096)
 def _mentions_plan(texts: tuple[str, ...]) -> bool:
-    if not any("10b" in t.lower() for t in texts):  # every _PLAN alternative contains "10b"
+    # every _PLAN alternative contains "10b" (the sentences are lower-cased)
+    if not any("10b" in t or "10B" in t for t in texts):
         return False
     return any(
-        _PLAN.search(s) is not None and _PLAN_NEGATED.search(s) is None for s in _sentences(texts)
+        "10b" in s and _PLAN.search(s) is not None and _PLAN_NEGATED.search(s) is None
+        for s in _sentences(texts)
     )
 
 
@@ -192,7 +199,13 @@ def _price_range(texts: tuple[str, ...]) -> tuple[Decimal, Decimal] | None:
     for text in texts:
         if not text:
             continue
-        norm = _norm(text).lower()
+        lowered = text.lower()
+        # each of _RANGES needs one of these words ("from a low of", "rang", "price", "between")
+        if not (
+            "low" in lowered or "rang" in lowered or "price" in lowered or "between" in lowered
+        ):
+            continue
+        norm = _norm(lowered)
         for pattern in _RANGES:
             for match in pattern.finditer(norm):
                 low, high = _decimal(match.group(1)), _decimal(match.group(2))
