@@ -103,14 +103,20 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     return int(_float(env, name, default, minimum=minimum))
 
 
-def _rate_dir(env: Mapping[str, str]) -> Path | None:
+_LOOPBACK = ("127.", "localhost", "[::1]")
+
+
+def _rate_dir(env: Mapping[str, str], edgar_url: str) -> Path | None:
     """``FORM4_RATE_DIR``, else ``$XDG_CACHE_HOME/form4``, else ``$HOME/.cache/form4``;
-    ``none`` (or no home at all) keeps the limit to this process."""
+    ``none`` (or no home at all) keeps the limit to this process. A loopback EDGAR (the demo's
+    or a test's mirror, on a new port each run) shares only through an explicit directory."""
     raw = env.get("FORM4_RATE_DIR", "").strip()
     if raw.lower() == "none":
         return None
     if raw:
         return Path(raw)
+    if edgar_url.split("://", 1)[-1].lower().startswith(_LOOPBACK):
+        return None
     cache = env.get("XDG_CACHE_HOME", "").strip()
     if cache:
         return Path(cache) / "form4"
@@ -200,5 +206,5 @@ class Settings:
             duckdb_memory_mb=_int(env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64),
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
-            rate_dir=_rate_dir(env),
+            rate_dir=_rate_dir(env, url),
         )

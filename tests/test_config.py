@@ -63,6 +63,12 @@ def test_the_shared_rate_limit_lives_in_the_users_cache_unless_told_otherwise() 
     )
     assert Settings.from_env({**cached, "FORM4_RATE_DIR": "none"}).rate_dir is None
     assert Settings.from_env(ua).rate_dir is None  # no home at all: this process only
+    # a loopback mirror (new port each run) would leave a file per run in the cache
+    local = Settings.from_env(cached, edgar_url="http://127.0.0.1:8123")
+    assert local.rate_dir is None
+    assert Settings.from_env(
+        {**cached, "FORM4_RATE_DIR": "/srv/rate"}, edgar_url="http://localhost:8123"
+    ).rate_dir == Path("/srv/rate")
 
 
 @pytest.mark.parametrize(
