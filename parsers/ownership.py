@@ -176,9 +176,9 @@ def _read_row(row: Element) -> _RowRead:
     seen: set[tuple[str, str]] = set()
     unvalued = 0  # fields with children still without a <value>
     # The walk is in document order, so a field's <value> comes right after the field's
-    # start tag (footnote ids may sit between): `current` is the field with children that
-    # a <value> met now belongs to, None after anything else. Only when footnote ids came
-    # between is the parent looked up to be sure.
+    # start tag (footnote ids may sit between): `current` is the slot of the field with
+    # children that a <value> met now belongs to, -1 after anything else. Only when footnote
+    # ids came between is the parent looked up to be sure.
     current = -1  # no field
     check_parent = False
     for el in row.iter():
