@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from parsers.errors import ConfigError
 
@@ -103,7 +104,7 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     return int(_float(env, name, default, minimum=minimum))
 
 
-_LOOPBACK = ("127.", "localhost", "[::1]")
+_LOOPBACK = ("localhost", "::1")
 
 
 def _rate_dir(env: Mapping[str, str], edgar_url: str) -> Path | None:
@@ -115,7 +116,8 @@ def _rate_dir(env: Mapping[str, str], edgar_url: str) -> Path | None:
         return None
     if raw:
         return Path(raw)
-    if edgar_url.split("://", 1)[-1].lower().startswith(_LOOPBACK):
+    host = urlsplit(edgar_url).hostname or ""
+    if host in _LOOPBACK or host.startswith("127."):
         return None
     cache = env.get("XDG_CACHE_HOME", "").strip()
     if cache:

@@ -27,6 +27,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from parsers.errors import ConfigError, FetchError
 
@@ -46,7 +47,7 @@ _MAGIC = b"form4rt1"  # 8 bytes, so the start times that follow stay aligned
 
 def rate_file(directory: Path, base_url: str) -> Path:
     """The log shared by every run against ``base_url``'s host (and port)."""
-    host = base_url.split("://", 1)[-1].split("/", 1)[0].lower()
+    host = urlsplit(base_url).netloc.lower()
     safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in host)
     return directory / f"{safe}.rate"
 
