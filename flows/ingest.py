@@ -27,7 +27,7 @@ from parsers.ownership import KNOWN_SCHEMA_VERSIONS, parse_ownership
 from parsers.records import IndexEntry, ParsedFiling
 from parsers.sgml import parse_submission
 from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
-from warehouse.raw import RawStore, sha256
+from warehouse.raw import RawPack, RawStore, sha256
 from warehouse.rows import check_filing
 
 __all__ = [
@@ -82,7 +82,6 @@ class BatchResult:
     """Counts of one or more batches; ``add`` merges another result into this one."""
 
     fetched: int = 0
-    reused_raw: int = 0
     loaded: int = 0
     rejected: int = 0
     failed: int = 0
@@ -92,7 +91,6 @@ class BatchResult:
     def add(self, other: BatchResult) -> None:
         self.unknown_schema += other.unknown_schema
         self.fetched += other.fetched
-        self.reused_raw += other.reused_raw
         self.loaded += other.loaded
         self.rejected += other.rejected
         self.failed += other.failed
@@ -130,39 +128,38 @@ class _Outcome:
     reject: Reject | None = None
     raw_document: RawDocument | None = None
     failure: FailedFetch | None = None
-    reused_raw: bool = False
 
 
 def _fetch_and_parse(
-    entry: IndexEntry,
-    *,
-    settings: Settings,
-    client: httpx.Client,
-    raw: RawStore,
-    refetch: bool,
+    entry: IndexEntry, *, settings: Settings, client: httpx.Client, pack: RawPack
 ) -> _Outcome:
     acc = entry.accession_number
     day = entry.date_filed
-    reused = False
-    if not refetch and raw.exists(acc):
-        data = raw.get(acc)
-        reused = True
-    else:
-        try:
-            data = fetch_submission(client, entry)
-        except BlockedError:
-            raise
-        except FetchError as exc:
-            failure = FailedFetch(acc, day, entry.cik, entry.filename, entry.form_type, str(exc))
-            return _Outcome(entry, failure=failure)
-    path = raw.put(acc, data) if not reused else raw.relative_path(acc)
-    raw_document = RawDocument(acc, day, entry.cik, path, len(data), sha256(data), utcnow())
+    try:
+        data = fetch_submission(client, entry)
+    except BlockedError:
+        raise
+    except FetchError as exc:
+        failure = FailedFetch(acc, day, entry.cik, entry.filename, entry.form_type, str(exc))
+        return _Outcome(entry, failure=failure)
+    where = pack.put(acc, data)
+    raw_document = RawDocument(
+        acc,
+        day,
+        entry.cik,
+        where.path,
+        len(data),
+        sha256(data),
+        utcnow(),
+        where.offset,
+        where.length,
+    )
     try:
         filing = parse_raw(data, settings, acc)
     except ParseError as exc:
         reject = Reject(acc, exc.stage, str(exc).splitlines()[0][:1000], data, utcnow())
-        return _Outcome(entry, reject=reject, raw_document=raw_document, reused_raw=reused)
-    return _Outcome(entry, filing=filing, raw_document=raw_document, reused_raw=reused)
+        return _Outcome(entry, reject=reject, raw_document=raw_document)
+    return _Outcome(entry, filing=filing, raw_document=raw_document)
 
 
 def open_warehouse(settings: Settings) -> Warehouse:
@@ -182,22 +179,19 @@ def process_entries(
     client: httpx.Client,
     warehouse: Warehouse,
     raw: RawStore,
-    refetch: frozenset[str] = frozenset(),
     on_batch: Callable[[BatchResult], None] | None = None,
 ) -> BatchResult:
-    """Fetch, keep, parse and load ``entries`` in batches of ``settings.batch_size``."""
+    """Fetch, keep, parse and load ``entries`` in batches of ``settings.batch_size``. The raw
+    copies go into one pack, synced before each batch's rows are committed."""
     total = BatchResult()
-    with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool:
+    with (
+        raw.pack() as pack,
+        ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool,
+    ):
         for batch in _chunks(entries, settings.batch_size):
             outcomes = list(
                 pool.map(
-                    lambda e: _fetch_and_parse(
-                        e,
-                        settings=settings,
-                        client=client,
-                        raw=raw,
-                        refetch=e.accession_number in refetch,
-                    ),
+                    lambda e: _fetch_and_parse(e, settings=settings, client=client, pack=pack),
                     batch,
                 )
             )
@@ -206,10 +200,10 @@ def process_entries(
             rejects = [o.reject for o in outcomes if o.reject is not None]
             raw_docs = [o.raw_document for o in outcomes if o.raw_document is not None]
             failures = [o.failure for o in outcomes if o.failure is not None]
+            pack.sync()  # the rows below point into the pack: its bytes go to disk first
             warehouse.load_batch(filings, rejects=rejects, raw_documents=raw_docs)
             warehouse.record_failures(failures)
-            result.fetched = sum(1 for o in outcomes if o.raw_document and not o.reused_raw)
-            result.reused_raw = sum(1 for o in outcomes if o.reused_raw)
+            result.fetched = len(raw_docs)
             result.loaded = len(filings)
             result.unknown_schema = sum(
                 1 for f in filings if f.document.schema_version not in KNOWN_SCHEMA_VERSIONS
@@ -274,13 +268,7 @@ def load_new(
     rejected = warehouse.rejected_accessions(known)
     todo = [e for e in entries if e.accession_number not in known or e.accession_number in rejected]
     batch = process_entries(
-        todo,
-        settings=settings,
-        client=client,
-        warehouse=warehouse,
-        raw=raw,
-        refetch=frozenset(rejected),
-        on_batch=on_batch,
+        todo, settings=settings, client=client, warehouse=warehouse, raw=raw, on_batch=on_batch
     )
     return len(entries) - len(todo), batch
 

@@ -29,7 +29,7 @@ from parsers.errors import LoadError, ParseError
 from parsers.records import ParsedFiling
 from warehouse.batch import PreparedBatch, Reject, collector_paused, grouped, prepare_batch
 from warehouse.db import Warehouse, utcnow
-from warehouse.raw import RawStore
+from warehouse.raw import RawLocation, RawStore
 
 __all__ = ["ReprocessResult", "reprocess"]
 
@@ -46,6 +46,7 @@ class ReprocessResult:
 # The selection is numbered in a temporary table and read a batch at a time, so the process
 # does not hold a list of every accession (about 80 bytes each: 800 MB for ten million).
 _SELECTION = "_reprocess_selection"
+_LOCATION = "d.filing_date, d.path, d.member_offset, d.member_length"
 
 
 def _selection(
@@ -63,15 +64,16 @@ def _selection(
         params.append(end)
     if rejects_only:
         source = (
-            "SELECT j.accession_number, d.filing_date FROM rejects j "
+            f"SELECT j.accession_number, {_LOCATION} FROM rejects j "
             "LEFT JOIN raw_documents d USING (accession_number)"
         )
     else:
-        source = "SELECT d.accession_number, d.filing_date FROM raw_documents d"
+        source = f"SELECT d.accession_number, {_LOCATION} FROM raw_documents d"
+    # in filing-date order, and within a day in pack order: reads go through each pack once
     sql = (
         f"CREATE OR REPLACE TEMP TABLE {_SELECTION} AS SELECT row_number() OVER "
-        f"(ORDER BY filing_date NULLS LAST, accession_number) AS n, accession_number "
-        f"FROM ({source}) d"
+        f"(ORDER BY filing_date NULLS LAST, path, member_offset, accession_number) AS n, "
+        f"accession_number, path, member_offset, member_length FROM ({source}) d"
     )
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -80,18 +82,22 @@ def _selection(
     return int(row[0]) if row else 0
 
 
-def _selected(warehouse: Warehouse, offset: int, size: int) -> list[str]:
-    """Accessions ``offset + 1`` to ``offset + size`` of the selection."""
+def _selected(warehouse: Warehouse, offset: int, size: int) -> list[tuple[str, RawLocation | None]]:
+    """Accessions ``offset + 1`` to ``offset + size`` of the selection, with where their raw
+    copy is (None: the catalog has none)."""
     rows = warehouse.con.execute(
-        f"SELECT accession_number FROM {_SELECTION} WHERE n > ? AND n <= ? ORDER BY n",
+        f"SELECT accession_number, path, member_offset, member_length FROM {_SELECTION} "
+        "WHERE n > ? AND n <= ? ORDER BY n",
         [offset, offset + size],
     ).fetchall()
-    return [r[0] for r in rows]
+    return [(r[0], RawLocation(r[1], r[2], r[3]) if r[1] else None) for r in rows]
 
 
-def _raw_bytes(accession: str, raw: RawStore, warehouse: Warehouse) -> bytes | None:
-    if raw.exists(accession):
-        return raw.get(accession)
+def _raw_bytes(
+    accession: str, where: RawLocation | None, raw: RawStore, warehouse: Warehouse
+) -> bytes | None:
+    if where is not None and raw.exists(where):
+        return raw.read(where, accession)
     row = warehouse.con.execute(
         "SELECT raw FROM rejects WHERE accession_number = ?", [accession]
     ).fetchone()
@@ -133,9 +139,9 @@ def _raw_batches(
     """The selection's raw bytes, a batch at a time; counts documents that are gone."""
     for offset in range(0, result.selected, size):
         items: list[tuple[str, bytes]] = []
-        for accession in _selected(warehouse, offset, size):
+        for accession, where in _selected(warehouse, offset, size):
             try:
-                data = _raw_bytes(accession, raw, warehouse)
+                data = _raw_bytes(accession, where, raw, warehouse)
             except LoadError as exc:
                 log.warning("%s: %s", accession, exc)
                 data = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,7 @@ from flows.ingest_flow import run_ingest
 from tests.edgar_server import FaultyEdgar
 from tests.edgar_tree import build_day
 from tests.test_ingest_e2e import DAY, MALFORMED, TODAY, day_submissions, settings_for, snapshot
+from warehouse.raw import RawLocation, RawStore
 
 
 def test_rejects_fixed_by_a_new_setting_are_reloaded_from_raw_without_refetching(
@@ -51,7 +53,7 @@ def test_a_reject_whose_raw_file_is_gone_is_reparsed_from_its_stored_bytes(
     with FaultyEdgar(build_day(DAY, day_submissions())) as server:
         settings = settings_for(server, tmp_path)
         run_ingest(settings, DAY, today=TODAY)
-    for path in settings.raw_root.rglob("*.txt.gz"):
+    for path in settings.raw_root.rglob("*.gz"):
         path.unlink()
     assert main(["reprocess", "--rejects", "--db", str(settings.db_path)]) == 0
     out = capsys.readouterr().out
@@ -65,3 +67,40 @@ def test_a_reject_whose_raw_file_is_gone_is_reparsed_from_its_stored_bytes(
     out = capsys.readouterr().out
     assert f"{stored} stored filings: 0 loaded, 1 rejected, {stored - 1} without a raw copy" in out
     assert len(snapshot(settings.db_path)["filings"]) == stored - 1  # nothing was deleted
+
+
+def test_a_warehouse_from_before_packs_is_reprocessed_from_its_file_per_filing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Guards against an upgrade losing the raw copies an earlier version wrote."""
+    with FaultyEdgar(build_day(DAY, day_submissions())) as server:
+        settings = settings_for(server, tmp_path)
+        run_ingest(settings, DAY, today=TODAY)
+    rows = snapshot(settings.db_path)
+    store = RawStore(settings.raw_root)
+    packs = list(settings.raw_root.rglob("*.gz"))
+    assert len(packs) == 1  # the day's submissions share one pack
+    # rewrite the store and catalog as the earlier version had them: a file per filing, the
+    # catalog without the pack columns
+    con = duckdb.connect(str(settings.db_path))
+    catalog = con.execute(
+        "SELECT accession_number, path, member_offset, member_length FROM raw_documents"
+    ).fetchall()
+    assert catalog and all(
+        r[1] == packs[0].relative_to(settings.raw_root).as_posix() for r in catalog
+    )
+    for acc, path, offset, length in catalog:
+        data = store.read(RawLocation(path, offset, length), acc)
+        legacy = f"{acc[:10]}/{acc[11:13]}/{acc}.txt.gz"
+        (settings.raw_root / legacy).parent.mkdir(parents=True, exist_ok=True)
+        (settings.raw_root / legacy).write_bytes(gzip.compress(data))
+        con.execute("UPDATE raw_documents SET path = ? WHERE accession_number = ?", [legacy, acc])
+    con.execute("ALTER TABLE raw_documents DROP COLUMN member_offset")
+    con.execute("ALTER TABLE raw_documents DROP COLUMN member_length")
+    con.close()
+    packs[0].unlink()
+
+    assert main(["reprocess", "--db", str(settings.db_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(catalog)} stored filings" in out and "0 without a raw copy" in out
+    assert snapshot(settings.db_path) == rows

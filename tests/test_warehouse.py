@@ -17,7 +17,6 @@ from tests.records_factory import filing, transaction
 from warehouse import batch as batch_module
 from warehouse.batch import grouped, merge_batches, prepare_batch
 from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
-from warehouse.raw import RawStore, sha256
 from warehouse.rows import check_filing, filings_to_arrow
 from warehouse.schema import DATA_TABLES, TABLES, arrow_schema
 
@@ -262,21 +261,6 @@ def test_a_second_writer_gets_a_clear_error_not_a_corrupt_file(tmp_path: Path) -
         holder.wait(timeout=30)
         assert holder.stdout is not None
         holder.stdout.close()
-
-
-def test_raw_store_round_trips_compressed_bytes_atomically(tmp_path: Path) -> None:
-    """Guards against losing or corrupting the raw copy reprocessing depends on."""
-    store = RawStore(tmp_path / "raw")
-    data = b"<SEC-DOCUMENT>" + b"x" * 10_000
-    rel = store.put("0001127602-25-001055", data)
-    assert rel == "0001127602/25/0001127602-25-001055.txt.gz"
-    assert store.get("0001127602-25-001055") == data
-    assert store.path("0001127602-25-001055").stat().st_size < len(data) // 10
-    assert list(store.accessions()) == ["0001127602-25-001055"]
-    assert not list((tmp_path / "raw").rglob(".tmp-*"))
-    assert sha256(data) == sha256(store.get("0001127602-25-001055"))
-    with pytest.raises(LoadError):
-        store.put("../../etc/passwd", b"")
 
 
 def test_every_corpus_ownership_document_loads_into_the_warehouse(

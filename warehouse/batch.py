@@ -59,6 +59,8 @@ class RawDocument:
     size: int
     sha256: str
     fetched_at: datetime
+    member_offset: int | None = None  # in a pack; None: ``path`` is the document alone
+    member_length: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

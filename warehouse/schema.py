@@ -228,10 +228,20 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("accession_number", "VARCHAR", "filing (key)"),
         _c("filing_date", "DATE", "date of the index the filing was listed in"),
         _c("cik", "VARCHAR", "CIK of the index row it was fetched by"),
-        _c("path", "VARCHAR", "compressed copy, relative to the raw directory"),
+        _c(
+            "path",
+            "VARCHAR",
+            "pack file holding the compressed copy, relative to the raw directory",
+        ),
         _c("size", "BIGINT", "uncompressed size in bytes"),
         _c("sha256", "VARCHAR", "SHA-256 of the uncompressed bytes"),
         _c("fetched_at", "TIMESTAMP", "when it was fetched, UTC"),
+        _c(
+            "member_offset",
+            "BIGINT",
+            "byte offset of its gzip member in the pack (NULL: whole file)",
+        ),
+        _c("member_length", "BIGINT", "length in bytes of that gzip member"),
     ),
     "ingest_days": (
         _c("day", "DATE", "index date (key with forms)"),
