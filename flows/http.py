@@ -188,8 +188,25 @@ def _decoded_head(response: httpx.Response, raw: bytes) -> bytes:
         return b""
 
 
+class _PausedWhileWaiting(Exception):
+    """EDGAR blocked us while this request waited for its rate slot: send it after the pause."""
+
+
+_AT_WIRE_EVENT = ".send_request_headers.started"  # httpcore's trace: http11.… or http2.…
+
+
 class PoliteTransport(httpx.BaseTransport):
-    """Rate limit, block pause, eager body read and retries around a real transport."""
+    """Rate limit, block pause, eager body read and retries around a real transport.
+
+    With ``at_wire`` (the default for httpx's own ``HTTPTransport``) a request takes its rate
+    slot only once its connection is ready, just before the request line is written, through
+    httpcore's ``trace`` hook: opening a connection (TCP and TLS, 100-300 ms to EDGAR) then
+    happens before the slot's clock starts, not inside the limiter's margin. Taken before the
+    connection, a run's first requests reached the server late, bunched with the next ones,
+    and the server counted more than the limit in one second. Other transports (a test's
+    ``MockTransport``) take the slot before the request; so does a transport that turns out
+    never to call the hook (a warning says so).
+    """
 
     def __init__(
         self,
@@ -200,6 +217,7 @@ class PoliteTransport(httpx.BaseTransport):
         policy: RetryPolicy,
         sleep: Sleep = time.sleep,
         rng: random.Random | None = None,
+        at_wire: bool | None = None,
     ) -> None:
         self.inner = inner
         self.limiter = limiter
@@ -208,18 +226,44 @@ class PoliteTransport(httpx.BaseTransport):
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
+        self.at_wire = isinstance(inner, httpx.HTTPTransport) if at_wire is None else at_wire
 
     def _backoff(self, attempt: int) -> float:
         with self._rng_lock:
             return self.policy.backoff(attempt, self._rng)
 
-    def _send_once(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+    def _take_slot(self) -> None:
+        """Block until the gate is open and the limiter grants a start."""
         while True:
             self.gate.wait()
             self.limiter.acquire()  # may sleep: EDGAR may have blocked us meanwhile
             if self.gate.is_open():
-                break
-        response = self.inner.handle_request(request)
+                return
+
+    def _send_once(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        if not self.at_wire:
+            self._take_slot()
+            response = self.inner.handle_request(request)
+        else:
+            self.gate.wait()  # before taking a connection: a pause may last minutes
+            taken: list[bool] = []
+
+            def at_wire(event: str, info: dict[str, object]) -> None:
+                if event.endswith(_AT_WIRE_EVENT):
+                    self.limiter.acquire()
+                    taken.append(True)
+                    if not self.gate.is_open():
+                        raise _PausedWhileWaiting
+
+            request.extensions = {**request.extensions, "trace": at_wire}
+            response = self.inner.handle_request(request)
+            if not taken:
+                self.at_wire = False
+                self.limiter.acquire()  # count the request that went out without a slot
+                log.warning(
+                    "the HTTP transport does not report when a request is sent; "
+                    "rate slots are now taken before each request"
+                )
         try:
             stream = response.stream
             if not isinstance(stream, httpx.SyncByteStream):
@@ -236,6 +280,8 @@ class PoliteTransport(httpx.BaseTransport):
         while True:
             try:
                 response, raw = self._send_once(request)
+            except _PausedWhileWaiting:
+                continue  # not sent: wait out the pause at the gate, then take a new slot
             except httpx.TransportError as exc:
                 failures += 1
                 if failures > self.policy.max_retries:

@@ -6,8 +6,13 @@ end-to-end tests check the same behaviour against a real server.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -20,7 +25,7 @@ from flows.http import (
     build_client,
     classify_block,
 )
-from flows.mirror import max_requests_in_any_window
+from flows.mirror import EdgarMirror, max_requests_in_any_window
 from parsers.errors import BlockedError, FetchError
 from tests.fakes import FakeClock
 
@@ -254,3 +259,114 @@ def test_a_request_that_waited_for_a_rate_slot_rechecks_the_block_gate() -> None
     with httpx.Client(transport=transport, base_url="https://edgar.test") as client:
         assert client.get("/x").content == b"ok"
     assert sent and sent[0] - start >= 600
+
+
+class SlowConnect(httpcore.SyncBackend):
+    """A network whose new connections take ``delay_s`` to open, as TCP and TLS to EDGAR do."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        time.sleep(self.delay_s)
+        return super().connect_tcp(*args, **kwargs)
+
+
+class SlowConnectTransport(httpx.HTTPTransport):
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(network_backend=SlowConnect(delay_s))
+
+
+@pytest.mark.parametrize("at_wire", [False, True])
+def test_opening_a_connection_never_pushes_requests_over_the_limit(at_wire: bool) -> None:
+    """Guards against a run's first requests reaching EDGAR late, after their connection
+    opened, and bunching with the next second's: the server then counts more than the limit.
+    Taking the slot before the connection (``at_wire`` False, the old way) shows the excess."""
+    with EdgarMirror({"Archives/edgar/x.txt": b"ok"}) as mirror:
+        transport = PoliteTransport(
+            SlowConnectTransport(0.3),
+            limiter=RateLimiter(5),
+            gate=BlockGate(600),
+            policy=RetryPolicy(),
+            at_wire=at_wire,
+        )
+        with (
+            httpx.Client(transport=transport, base_url=mirror.base_url) as client,
+            ThreadPoolExecutor(8) as pool,
+        ):
+            codes = list(
+                pool.map(lambda _: client.get("/Archives/edgar/x.txt").status_code, range(16))
+            )
+        times = [r.time for r in mirror.requests]
+    assert codes == [200] * 16 and len(times) == 16
+    busiest = max_requests_in_any_window(times)
+    assert busiest <= 5 if at_wire else busiest > 5, busiest
+
+
+class HookingTransport(httpx.BaseTransport):
+    """Calls the request's trace hook as httpcore does before writing the request line."""
+
+    def __init__(self, handler: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.handler = handler
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.extensions["trace"]("http11.send_request_headers.started", {"request": request})
+        return self.handler(request)
+
+
+def test_a_block_that_arrives_while_a_request_waits_at_the_wire_holds_it_back() -> None:
+    """Guards against a request sent during a block because it waited for its slot on an
+    open connection."""
+    clock = FakeClock()
+    gate = BlockGate(600, clock=clock.now, sleep=clock.sleep)
+    sent: list[float] = []
+    waited: list[float] = []
+
+    class TrippingLimiter(RateLimiter):
+        def acquire(self) -> float:
+            waited.append(clock.now())
+            if not waited[1:] and gate.trips == 0:
+                gate.trip()  # a block arrives for another worker while this one waits
+            return super().acquire()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(clock.now())
+        return httpx.Response(200, content=b"ok")
+
+    transport = PoliteTransport(
+        HookingTransport(handler),
+        limiter=TrippingLimiter(10, clock=clock.now, sleep=clock.sleep),
+        gate=gate,
+        policy=RetryPolicy(),
+        sleep=clock.sleep,
+        at_wire=True,
+    )
+    start = clock.now()
+    with httpx.Client(transport=transport, base_url="https://edgar.test") as client:
+        assert client.get("/x").content == b"ok"
+    assert len(waited) == 2 and len(sent) == 1 and sent[0] - start >= 600
+
+
+def test_a_transport_that_never_reports_sending_falls_back_to_slots_before_requests(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Guards against requests going out with no rate slot at all."""
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock.now, sleep=clock.sleep)
+    transport = PoliteTransport(
+        httpx.MockTransport(lambda r: httpx.Response(200, content=b"ok")),
+        limiter=limiter,
+        gate=BlockGate(600, clock=clock.now, sleep=clock.sleep),
+        policy=RetryPolicy(),
+        sleep=clock.sleep,
+        at_wire=True,
+    )
+    start = clock.now()
+    with httpx.Client(transport=transport, base_url="https://edgar.test") as client:
+        for _ in range(5):
+            client.get("/x")
+    assert not transport.at_wire
+    assert "rate slots are now taken before each request" in caplog.text
+    # every request counted: 5 at 2/s need two full windows of waiting
+    assert clock.now() - start >= 2 * limiter.window_s
