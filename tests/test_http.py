@@ -6,6 +6,7 @@ end-to-end tests check the same behaviour against a real server.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -370,3 +371,12 @@ def test_a_transport_that_never_reports_sending_falls_back_to_slots_before_reque
     assert "rate slots are now taken before each request" in caplog.text
     # every request counted: 5 at 2/s need two full windows of waiting
     assert clock.now() - start >= 2 * limiter.window_s
+
+
+def test_building_a_client_takes_the_startup_objects_out_of_full_collections() -> None:
+    """Guards against 50 ms collector pauses between a rate slot and its request."""
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    settings = Settings(user_agent="Acme Research ops@acme.example", edgar_url="https://e.test")
+    build_client(settings, inner=httpx.MockTransport(lambda r: httpx.Response(200))).close()
+    assert gc.get_freeze_count() > 10_000
