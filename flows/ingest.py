@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -185,7 +186,7 @@ def process_entries(
     copies go into one pack, synced before each batch's rows are committed."""
     total = BatchResult()
     with (
-        raw.pack() as pack,
+        closing(raw.pack()) as pack,
         ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool,
     ):
         for batch in _chunks(entries, settings.batch_size):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_documents_put_from_many_threads_read_back_exactly_after_sync(tmp_path: 
             with lock:
                 where[acc] = loc
 
-    with store.pack(datetime(2026, 2, 2, 23, 5, 9, tzinfo=UTC)) as pack:
+    with closing(store.pack(datetime(2026, 2, 2, 23, 5, 9, tzinfo=UTC))) as pack:
         items = list(docs.items())
         threads = [threading.Thread(target=put, args=(items[i::4],)) for i in range(4)]
         for t in threads:
@@ -63,7 +64,7 @@ def test_each_sync_appends_and_unsynced_documents_are_dropped_on_close(tmp_path:
     """Guards against a row pointing at bytes a crash could lose, or offsets that drift."""
     store = RawStore(tmp_path / "raw")
     docs = list(_docs(3).items())
-    with store.pack() as pack:
+    with closing(store.pack()) as pack:
         first = pack.put(*docs[0])
         pack.sync()
         pack.sync()  # nothing pending: a no-op
@@ -80,7 +81,7 @@ def test_a_read_that_finds_another_document_or_damage_is_an_error(tmp_path: Path
     """Guards against serving the wrong filing when the catalog and a pack disagree."""
     store = RawStore(tmp_path / "raw")
     (a, da), (b, db) = list(_docs(2).items())
-    with store.pack() as pack:
+    with closing(store.pack()) as pack:
         loc_a, loc_b = pack.put(a, da), pack.put(b, db)
         pack.sync()
     with pytest.raises(LoadError, match="holds '0001127602-25-000001'"):
@@ -99,7 +100,7 @@ def test_a_failed_sync_is_reported_and_the_pack_refuses_to_go_on(tmp_path: Path)
     """Guards against loading rows whose raw copy was never written."""
     blocker = tmp_path / "raw"
     blocker.write_bytes(b"a file where the raw directory should be")
-    with RawStore(blocker).pack() as pack:
+    with closing(RawStore(blocker).pack()) as pack:
         acc, data = next(iter(_docs(1).items()))
         pack.put(acc, data)
         with pytest.raises(LoadError, match="cannot store raw documents"):

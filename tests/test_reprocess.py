@@ -9,11 +9,20 @@ import duckdb
 import pytest
 
 from flows.cli import main
+from flows.config import Settings
 from flows.ingest_flow import run_ingest
 from tests.edgar_server import FaultyEdgar
 from tests.edgar_tree import build_day
 from tests.test_ingest_e2e import DAY, MALFORMED, TODAY, day_submissions, settings_for, snapshot
 from warehouse.raw import RawLocation, RawStore
+
+
+def _ingested_day(tmp_path: Path) -> Settings:
+    """The settings of a warehouse that holds the test day, ingested from a server now gone."""
+    with FaultyEdgar(build_day(DAY, day_submissions())) as server:
+        settings = settings_for(server, tmp_path)
+        run_ingest(settings, DAY, today=TODAY)
+    return settings
 
 
 def test_rejects_fixed_by_a_new_setting_are_reloaded_from_raw_without_refetching(
@@ -50,9 +59,7 @@ def test_a_reject_whose_raw_file_is_gone_is_reparsed_from_its_stored_bytes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Guards against losing a rejected filing when the raw directory is lost."""
-    with FaultyEdgar(build_day(DAY, day_submissions())) as server:
-        settings = settings_for(server, tmp_path)
-        run_ingest(settings, DAY, today=TODAY)
+    settings = _ingested_day(tmp_path)
     for path in settings.raw_root.rglob("*.gz"):
         path.unlink()
     assert main(["reprocess", "--rejects", "--db", str(settings.db_path)]) == 0
@@ -73,9 +80,7 @@ def test_a_warehouse_from_before_packs_is_reprocessed_from_its_file_per_filing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Guards against an upgrade losing the raw copies an earlier version wrote."""
-    with FaultyEdgar(build_day(DAY, day_submissions())) as server:
-        settings = settings_for(server, tmp_path)
-        run_ingest(settings, DAY, today=TODAY)
+    settings = _ingested_day(tmp_path)
     rows = snapshot(settings.db_path)
     store = RawStore(settings.raw_root)
     packs = list(settings.raw_root.rglob("*.gz"))

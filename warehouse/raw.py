@@ -31,7 +31,6 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 from parsers.errors import LoadError
 
@@ -74,7 +73,8 @@ class RawLocation:
 class RawPack:
     """One run's documents, appended to one pack file. Thread-safe: fetch threads ``put``
     concurrently (compression runs outside the lock); the ingest calls ``sync`` before it
-    commits the batch's rows. Documents not synced are dropped when the pack is closed."""
+    commits the batch's rows. Documents not synced are dropped by ``close`` (use the pack
+    with ``contextlib.closing``)."""
 
     def __init__(self, root: Path, relative: str) -> None:
         self.root = root
@@ -129,17 +129,6 @@ class RawPack:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
-
-    def __enter__(self) -> RawPack:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _fsync_dir(directory: Path) -> None:
