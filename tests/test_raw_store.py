@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from parsers.errors import LoadError
+from warehouse import raw as raw_module
 from warehouse.raw import RawLocation, RawStore, gzip_member, sha256
 
 
@@ -125,3 +126,25 @@ def test_a_member_names_its_document_in_the_gzip_header() -> None:
     member = gzip_member("0001127602-25-001055", b"hello")
     assert gzip.decompress(member) == b"hello"
     assert member[3] == 0x08 and member[10:31] == b"0001127602-25-001055\x00"
+
+
+def test_a_new_pack_makes_its_directory_entries_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards against a synced pack that a power cut unlinks: its new directories' entries
+    must reach the disk too, not only the file's bytes."""
+    synced: list[Path] = []
+    monkeypatch.setattr(raw_module, "_fsync_dir", synced.append)
+    store = RawStore(tmp_path / "raw")
+    store.root.mkdir()
+    acc, data = next(iter(_docs(1).items()))
+    when = datetime(2026, 2, 2, 23, 5, 9, tzinfo=UTC)
+    for _ in range(2):  # the second pack of the day only adds a file to an existing directory
+        with closing(store.pack(when)) as pack:
+            pack.put(acc, data)
+            pack.sync()
+            pack.put(acc, data)
+            pack.sync()  # an existing pack's entry is already durable
+    day = store.root / "2026/02/02"
+    assert sorted(synced[:-1]) == [store.root, store.root / "2026", day.parent, day]
+    assert synced[-1] == day

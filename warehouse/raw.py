@@ -97,9 +97,9 @@ class RawPack:
         return RawLocation(self.relative, offset, len(member))
 
     def sync(self) -> None:
-        """Write the buffered documents and ``fsync`` them (the directory too, when the pack is
-        new). Raises ``LoadError``; after a failure the pack refuses further syncs, since the
-        offsets handed out no longer match the file."""
+        """Write the buffered documents and ``fsync`` them (and the directory entries, when the
+        pack is new). Raises ``LoadError``; after a failure the pack refuses further syncs,
+        since the offsets handed out no longer match the file."""
         with self._lock:
             if self._broken is not None:
                 raise LoadError(self._broken)
@@ -110,11 +110,14 @@ class RawPack:
             path = self.root / self.relative
             try:
                 if self._fd is None:
+                    created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
                     path.parent.mkdir(parents=True, exist_ok=True)
                     self._fd = os.open(
                         path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
                     )
-                    _fsync_dir(path.parent)
+                    # the new file's entry, and those of the directories made for it
+                    for directory in {path.parent, *(d.parent for d in created)}:
+                        _fsync_dir(directory)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(self._fd, view) :]
