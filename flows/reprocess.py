@@ -7,8 +7,8 @@ and one that still fails stays there with its new reason. Raw bytes come from th
 for rejects, from the ``rejects.raw`` column when the store has lost the file.
 
 Parsing is the cost of a reprocess (DuckDB writes a batch several times faster than it
-parses), so with more than one batch ``settings.workers`` processes parse batches and build
-their Arrow tables while this process reads raw bytes and writes the batches in order, several
+parses), so with more than one batch ``settings.workers`` processes read the raw copies,
+parse batches and build their Arrow tables while this process writes them in order, several
 batches to a transaction (``warehouse.batch.grouped``: DuckDB then writes them compressed).
 Neighbours: ``flows.ingest`` (``parse_raw``, the same parse path), ``flows.workers`` (the
 processes), ``warehouse.batch`` and ``warehouse.db`` (the load), ``warehouse.raw``.
@@ -93,15 +93,15 @@ def _selected(warehouse: Warehouse, offset: int, size: int) -> list[tuple[str, R
     return [(r[0], RawLocation(r[1], r[2], r[3]) if r[1] else None) for r in rows]
 
 
-def _raw_bytes(
-    accession: str, where: RawLocation | None, raw: RawStore, warehouse: Warehouse
-) -> bytes | None:
-    if where is not None and raw.exists(where):
-        return raw.read(where, accession)
+def _rejected_bytes(accession: str, warehouse: Warehouse) -> bytes | None:
     row = warehouse.con.execute(
         "SELECT raw FROM rejects WHERE accession_number = ?", [accession]
     ).fetchone()
     return bytes(row[0]) if row and row[0] is not None else None
+
+
+# What a worker gets for one filing: where its raw copy is, or (from the rejects table) the bytes
+_Item = tuple[str, RawLocation | bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +111,23 @@ class _Parsed:
     batch: PreparedBatch
     loaded: int
     reject_reasons: tuple[str, ...]
+    unreadable: tuple[str, ...]  # "accession: why" for raw copies that could not be read
 
 
-def parse_batch(items: Sequence[tuple[str, bytes]], settings: Settings) -> _Parsed:
-    """(accession, raw bytes) pairs -> their Arrow tables, a filing that fails going to the
-    rejects table with its reason. Runs in a worker process: touches no database."""
+def parse_batch(items: Sequence[_Item], settings: Settings, raw: RawStore) -> _Parsed:
+    """Read and parse a batch -> its Arrow tables, a filing that fails going to the rejects
+    table with its reason. Runs in a worker process: reads the raw store, touches no
+    database, so the main process neither reads nor holds the raw bytes."""
     filings: list[ParsedFiling] = []
     rejects: list[Reject] = []
+    unreadable: list[str] = []
     with collector_paused():
-        for accession, data in items:
+        for accession, source in items:
+            try:
+                data = source if isinstance(source, bytes) else raw.read(source, accession)
+            except LoadError as exc:
+                unreadable.append(f"{accession}: {exc}")
+                continue
             try:
                 filings.append(parse_raw(data, settings, accession))
             except ParseError as exc:
@@ -130,25 +138,24 @@ def parse_batch(items: Sequence[tuple[str, bytes]], settings: Settings) -> _Pars
         batch,
         len(filings),
         tuple(f"{r.accession_number}: {r.stage}: {r.reason}" for r in rejects),
+        tuple(unreadable),
     )
 
 
 def _raw_batches(
     size: int, raw: RawStore, warehouse: Warehouse, result: ReprocessResult
-) -> Iterator[list[tuple[str, bytes]]]:
-    """The selection's raw bytes, a batch at a time; counts documents that are gone."""
+) -> Iterator[list[_Item]]:
+    """The selection a batch at a time: each filing's raw copy, or its bytes in the rejects
+    table when the copy is gone; counts filings that have neither."""
     for offset in range(0, result.selected, size):
-        items: list[tuple[str, bytes]] = []
+        items: list[_Item] = []
         for accession, where in _selected(warehouse, offset, size):
-            try:
-                data = _raw_bytes(accession, where, raw, warehouse)
-            except LoadError as exc:
-                log.warning("%s: %s", accession, exc)
-                data = None
-            if data is None:
-                result.missing_raw += 1
-            else:
+            if where is not None and raw.exists(where):
+                items.append((accession, where))
+            elif (data := _rejected_bytes(accession, warehouse)) is not None:
                 items.append((accession, data))
+            else:
+                result.missing_raw += 1
         yield items
 
 
@@ -168,7 +175,9 @@ def reprocess(
     workers = settings.workers if result.selected > size else 0
     try:
         batches = _raw_batches(size, raw, warehouse, result)
-        parsed = ordered_map(partial(parse_batch, settings=settings), batches, workers=workers)
+        parsed = ordered_map(
+            partial(parse_batch, settings=settings, raw=raw), batches, workers=workers
+        )
         for group in grouped(_counted(parsed, result)):
             warehouse.load_prepared(group)
     finally:
@@ -178,6 +187,9 @@ def reprocess(
 
 def _counted(parsed: Iterable[_Parsed], result: ReprocessResult) -> Iterator[PreparedBatch]:
     for p in parsed:
+        for message in p.unreadable:
+            log.warning("%s", message)
+        result.missing_raw += len(p.unreadable)
         result.batch.loaded += p.loaded
         result.batch.rejected += len(p.reject_reasons)
         result.batch.reject_reasons.extend(p.reject_reasons)

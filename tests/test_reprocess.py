@@ -109,3 +109,27 @@ def test_a_warehouse_from_before_packs_is_reprocessed_from_its_file_per_filing(
     out = capsys.readouterr().out
     assert f"{len(catalog)} stored filings" in out and "0 without a raw copy" in out
     assert snapshot(settings.db_path) == rows
+
+
+def test_a_damaged_pack_loses_only_the_filings_whose_bytes_are_damaged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Guards against a damaged raw copy stopping a reprocess, being loaded as another
+    filing, or deleting the filing's rows."""
+    settings = _ingested_day(tmp_path)
+    rows = snapshot(settings.db_path)
+    (pack,) = settings.raw_root.rglob("*.gz")
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    query = "SELECT member_offset + member_length FROM raw_documents"
+    ends = [int(r[0]) for r in con.execute(query).fetchall()]
+    con.close()
+    cut = sorted(ends)[len(ends) // 2]  # the first half of the members stay whole
+    pack.write_bytes(pack.read_bytes()[:cut] + b"\x00" * 64)
+    damaged = sum(1 for end in ends if end > cut)
+    assert damaged > 0
+    assert main(["reprocess", "--db", str(settings.db_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(ends)} stored filings" in out and f"{damaged} without a raw copy" in out
+    warned = [r.getMessage() for r in caplog.records if r.name == "form4.reprocess"]
+    assert len(warned) == damaged and all("raw 0" in m for m in warned), warned
+    assert snapshot(settings.db_path) == rows  # nothing deleted, nothing changed
