@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import math
 import random
 import threading
 import time
@@ -74,14 +73,11 @@ class RateLimiter:
         self,
         rate: float,
         *,
-        margin_s: float = 0.08,
+        margin_s: float = shared_rate.MARGIN_S,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.slots = max(1, math.floor(rate))
-        self.window_s = (1.0 if rate >= 1 else 1.0 / rate) + margin_s
+        self.slots, self.window_s = shared_rate.sliding_window(rate, margin_s)
         self._starts: deque[float] = deque()
         self._lock = threading.Lock()
         self._clock = clock

@@ -36,13 +36,32 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["AVAILABLE", "MAX_ENTRIES", "SharedRateLimiter", "rate_file"]
+__all__ = [
+    "AVAILABLE",
+    "MARGIN_S",
+    "MAX_ENTRIES",
+    "SharedRateLimiter",
+    "rate_file",
+    "sliding_window",
+]
 
 AVAILABLE = fcntl is not None
 MAX_ENTRIES = 2048  # two seconds at the fastest rate any test or bench uses
 _KEEP_S = 10.0  # starts younger than this are kept for slower processes sharing the file
 _MIN_SLEEP_S = 0.001
 _MAGIC = b"form4rt1"  # 8 bytes, so the start times that follow stay aligned
+
+
+MARGIN_S = 0.08  # see flows.http.RateLimiter
+
+
+def sliding_window(rate: float, margin_s: float) -> tuple[int, float]:
+    """The rules both limiters follow: (n, window) such that a request may start when the
+    ``n``-th previous one started at least ``window`` seconds ago. A fractional rate is
+    rounded down; below 1/s, one request per ``1/rate`` seconds; ``margin_s`` is added."""
+    if rate <= 0:
+        raise ValueError("rate must be positive")
+    return max(1, math.floor(rate)), (1.0 if rate >= 1 else 1.0 / rate) + margin_s
 
 
 def rate_file(directory: Path, base_url: str) -> Path:
@@ -61,17 +80,14 @@ class SharedRateLimiter:
         path: Path,
         rate: float,
         *,
-        margin_s: float = 0.08,
+        margin_s: float = MARGIN_S,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
+        self.slots, self.window_s = sliding_window(rate, margin_s)
         if fcntl is None:  # pragma: no cover - Windows
             raise ConfigError("a shared rate limit needs fcntl (Linux or macOS)")
         self.path = path
-        self.slots = max(1, math.floor(rate))
-        self.window_s = (1.0 if rate >= 1 else 1.0 / rate) + margin_s
         self._keep_s = max(self.window_s, _KEEP_S)
         self._lock = threading.Lock()
         self._clock = clock
