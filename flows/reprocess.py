@@ -149,10 +149,18 @@ def _raw_batches(
     table when the copy is gone; counts filings that have neither."""
     for offset in range(0, result.selected, size):
         items: list[_Item] = []
+        # looked up per file, not per document (a pack holds a day); per batch, so a store of
+        # a file per filing (before packs) does not fill it
+        present: dict[str, bool] = {}
         for accession, where in _selected(warehouse, offset, size):
-            if where is not None and raw.exists(where):
-                items.append((accession, where))
-            elif (data := _rejected_bytes(accession, warehouse)) is not None:
+            if where is not None:
+                found = present.get(where.path)
+                if found is None:
+                    found = present[where.path] = raw.exists(where)
+                if found:
+                    items.append((accession, where))
+                    continue
+            if (data := _rejected_bytes(accession, warehouse)) is not None:
                 items.append((accession, data))
             else:
                 result.missing_raw += 1
