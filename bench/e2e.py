@@ -22,9 +22,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from bench.common import CORPUS, emit, templates
-from flows.config import Settings
-from flows.ingest_flow import run_ingest
-from flows.mirror import EdgarMirror, max_requests_in_any_window
+from form4.flows.cli.mirror import EdgarMirror, max_requests_in_any_window
+from form4.flows.config import Settings
+from form4.flows.ingest_flow import run_ingest
 from tests.edgar_tree import synthetic_day
 
 DAY = date(2026, 2, 2)

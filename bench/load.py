@@ -32,12 +32,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from bench.common import emit
-from flows.config import Settings
-from flows.workers import ordered_map
-from parsers.records import ParsedFiling
+from form4.flows.config import Settings
+from form4.flows.pipeline.workers import ordered_map
+from form4.parsers.records import ParsedFiling
+from form4.warehouse.batch import PreparedBatch, grouped, prepare_batch
+from form4.warehouse.db import Warehouse
 from tests.records_factory import filing
-from warehouse.batch import PreparedBatch, grouped, prepare_batch
-from warehouse.db import Warehouse
 
 ROWS_PER_FILING = 4
 FIRST_DAY = date(2021, 1, 4)

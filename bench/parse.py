@@ -13,9 +13,9 @@ import argparse
 from lxml import etree
 
 from bench.common import best_of, emit, templates
-from parsers import normalize
-from parsers.ownership import parse_ownership
-from parsers.sgml import parse_submission
+from form4.parsers import normalize
+from form4.parsers.ownership import parse_ownership
+from form4.parsers.sgml import parse_submission
 
 
 def large_filing(n: int) -> bytes:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.common import ROOT, emit
 from bench.synthetic_edgar import SyntheticEdgar
-from warehouse.db import Warehouse
+from form4.warehouse.db import Warehouse
 
 START = date(2021, 1, 4)
 PER_DAY = 1000
@@ -93,7 +93,7 @@ def run_form4(args: list[str], env: dict[str, str], tmp: Path) -> tuple[float, f
     """Run the form4 CLI in a subprocess: (wall seconds, the largest peak RSS in MB of its
     processes: the form4 process, or one of its workers)."""
     log_path = tmp / f"{args[0]}.log"
-    cmd = [sys.executable, "-c", _RSS_WRAPPER, sys.executable, "-m", "flows.cli", *args]
+    cmd = [sys.executable, "-c", _RSS_WRAPPER, sys.executable, "-m", "form4.flows.cli.main", *args]
     start = time.perf_counter()
     with open(log_path, "wb") as log:
         done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

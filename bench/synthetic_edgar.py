@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import templates
-from flows.ingest import business_days
+from form4.flows.pipeline.ingest import business_days
 from tests.edgar_tree import clone_submission, read_header
 
 AGENT = "0009999999"

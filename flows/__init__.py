@@ -1,12 +1,13 @@
-"""EDGAR access and orchestration: settings, the polite HTTP client, the Prefect flow, the CLI.
+"""EDGAR access, orchestration and the command line, each in its own package.
 
-Modules: ``config`` (settings), ``http`` (client factory, rate limiter, block gate),
-``edgar`` (index and submission fetches), ``ingest`` (plain ingest functions),
-``ingest_flow`` (the Prefect flow and tasks), ``cli`` (the ``form4`` command), ``demo`` and
-``mirror`` (offline demo on a loopback EDGAR mirror), ``output`` (what the CLI prints).
+- ``edgar``: the polite ``httpx`` client, rate limits, the block gate, EDGAR's endpoints;
+- ``pipeline``: ingest, backfill and reprocess as plain functions, workers, progress;
+- ``cli``: the ``form4`` command, what it prints, the offline demo and its loopback mirror;
+- ``config``: the settings of a run; ``ingest_flow``: the Prefect flows (thin wrappers).
+
 Prefect is imported only by ``ingest_flow``, so the CLI starts fast.
 """
 
-from flows.config import Settings
+from form4.flows.config import Settings
 
 __all__ = ["Settings"]

@@ -2,7 +2,8 @@
 
 ``Settings.from_env`` takes the environment as an argument (never ``os.environ`` at import
 time) and the command-line overrides; nothing here writes the environment. Neighbours:
-``flows.http`` builds the HTTP client from these settings, ``flows.ingest`` runs with them.
+``flows.edgar.client`` builds the HTTP client from these settings, ``flows.pipeline.ingest``
+runs with them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from parsers.errors import ConfigError
+from form4.parsers.errors import ConfigError
 
 __all__ = [
     "DEFAULT_DATA_URL",

@@ -1,4 +1,4 @@
-"""The Prefect flow ``ingest``: thin wrappers over ``flows.ingest``, one task per day.
+"""The Prefect flow ``ingest``: thin wrappers over ``flows.pipeline.ingest``, one task per day.
 
 ``prefect.yaml`` deploys ``flows/ingest_flow.py:ingest`` as ``nightly``; ``form4 ingest`` runs
 the same flow in-process (ephemeral Prefect, or the server ``PREFECT_API_URL`` names). Tasks
@@ -22,10 +22,10 @@ from prefect.cache_policies import NONE
 from prefect.settings import temporary_settings
 from prefect.states import Failed
 
-from flows.backfill import backfill_cik, backfill_range, plan_range
-from flows.config import Settings, parse_forms
-from flows.http import build_client
-from flows.ingest import (
+from form4.flows.config import Settings, parse_forms
+from form4.flows.edgar.client import build_client
+from form4.flows.pipeline.backfill import backfill_cik, backfill_range, plan_range
+from form4.flows.pipeline.ingest import (
     BatchResult,
     DayResult,
     business_days,
@@ -35,10 +35,10 @@ from flows.ingest import (
     open_warehouse,
     retry_failed,
 )
-from flows.progress import Progress
-from parsers.errors import ConfigError, Form4Error
-from warehouse.db import Warehouse
-from warehouse.raw import RawStore
+from form4.flows.pipeline.progress import Progress
+from form4.parsers.errors import ConfigError, Form4Error
+from form4.warehouse.db import Warehouse
+from form4.warehouse.raw import RawStore
 
 __all__ = [
     "BackfillSummary",
@@ -156,8 +156,8 @@ def publish_task(settings: Settings, days: list[date]) -> None:
     """After a successful load: the Parquet export (when configured) and the highlights."""
     from prefect.artifacts import create_markdown_artifact
 
-    from flows.highlights import highlights_markdown
-    from warehouse.parquet import export_parquet
+    from form4.flows.pipeline.highlights import highlights_markdown
+    from form4.warehouse.parquet import export_parquet
 
     logger = get_run_logger()
     with open_warehouse(settings) as warehouse:

@@ -7,8 +7,8 @@ parsing and the traps of real filings), ``records`` (the dataclasses), ``errors`
 exception module of form4).
 """
 
-from parsers.codes import CODES, CodeInfo, code_info, signed_delta
-from parsers.errors import (
+from form4.parsers.codes import CODES, CodeInfo, code_info, signed_delta
+from form4.parsers.errors import (
     BlockedError,
     ConfigError,
     FetchError,
@@ -17,9 +17,9 @@ from parsers.errors import (
     ParseError,
     WorkerError,
 )
-from parsers.index import ownership_entries, parse_index
-from parsers.ownership import parse_ownership
-from parsers.records import (
+from form4.parsers.index import ownership_entries, parse_index
+from form4.parsers.ownership import parse_ownership
+from form4.parsers.records import (
     FieldFootnote,
     Footnote,
     Holding,
@@ -33,7 +33,7 @@ from parsers.records import (
     SubmissionHeader,
     Transaction,
 )
-from parsers.sgml import parse_submission
+from form4.parsers.sgml import parse_submission
 
 __all__ = [
     "CODES",

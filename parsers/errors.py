@@ -65,4 +65,5 @@ class LoadError(Form4Error):
 
 
 class WorkerError(Form4Error):
-    """A worker process (``flows.workers``) died, killed or out of memory, before returning."""
+    """A worker process (``flows.pipeline.workers``) died, killed or out of memory, before
+    returning."""

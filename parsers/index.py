@@ -15,8 +15,8 @@ import re
 from collections.abc import Collection, Iterable
 from datetime import date
 
-from parsers.errors import ParseError
-from parsers.records import IndexEntry
+from form4.parsers.errors import ParseError
+from form4.parsers.records import IndexEntry
 
 __all__ = ["ownership_entries", "parse_index"]
 

@@ -15,16 +15,16 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from parsers.codes import code_info, signed_delta
-from parsers.errors import ParseError
-from parsers.normalize import (
+from form4.parsers.codes import code_info, signed_delta
+from form4.parsers.errors import ParseError
+from form4.parsers.normalize import (
     is_10b5_1,
     is_sell_to_cover,
     mentions_10b5_1,
     price_range,
     security_kind,
 )
-from parsers.records import (
+from form4.parsers.records import (
     FieldFootnote,
     Footnote,
     Holding,
@@ -35,7 +35,7 @@ from parsers.records import (
     Transaction,
     fast_constructor,
 )
-from parsers.xmlutil import (
+from form4.parsers.xmlutil import (
     DEFAULT_MAX_XML_BYTES,
     Element,
     as_bool,

@@ -147,7 +147,7 @@ class Transaction:
     timeliness: str | None  # "E" early, "L" late, None on time
     footnote_ids: tuple[str, ...]
     field_footnotes: tuple[FieldFootnote, ...]
-    # Normalisation for analysts (parsers.classify), from the row's footnotes and remarks:
+    # Normalisation for analysts (form4.parsers.classify), from the row's footnotes and remarks:
     is_sell_to_cover: bool = False  # an S that sold shares to pay tax on vesting/settlement
     is_10b5_1: bool = False  # made under a Rule 10b5-1 plan
     price_range_low: Decimal | None = None  # from a weighted-average price footnote

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from parsers.errors import ParseError
-from parsers.records import Submission, SubmissionHeader
+from form4.parsers.errors import ParseError
+from form4.parsers.records import Submission, SubmissionHeader
 
 __all__ = ["OWNERSHIP_FORMS", "parse_submission"]
 

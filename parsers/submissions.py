@@ -15,8 +15,8 @@ from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
-from parsers.errors import ParseError
-from parsers.records import IndexEntry
+from form4.parsers.errors import ParseError
+from form4.parsers.records import IndexEntry
 
 __all__ = ["parse_submissions_json"]
 

@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from parsers.errors import ParseError
+from form4.parsers.errors import ParseError
 
 __all__ = [
     "DEFAULT_MAX_XML_BYTES",

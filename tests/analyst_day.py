@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from parsers.records import ParsedFiling
+from form4.parsers.records import ParsedFiling
 from tests.records_factory import make_filing, owner, row
 
 DAY = date(2026, 2, 2)

@@ -1,6 +1,6 @@
 """A loopback EDGAR that misbehaves on purpose: rate blocks, 5xx, resets, short bodies, stalls.
 
-``FaultyEdgar`` extends ``flows.mirror.EdgarMirror``: faults are injected per path (exact path
+``FaultyEdgar`` extends ``flows.cli.mirror.EdgarMirror``: faults are injected per path (exact path
 or ``fnmatch`` glob, with or without the leading slash) for a number of requests, or drawn at
 random with a seeded generator, and ``require_declared_user_agent`` turns on EDGAR's
 "Undeclared Automated Tool" refusal. Once a ``Fault.BLOCK`` fires, every request for
@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.mirror import EdgarMirror, MirrorHandler, Reply, RequestRecord
+from form4.flows.cli.mirror import EdgarMirror, MirrorHandler, Reply, RequestRecord
 
 __all__ = [
     "CORPUS_PAGES",

@@ -11,7 +11,7 @@ filing date of a template so one real filing becomes many for a synthetic day;
 ``python -m tests.edgar_tree flows/sample_data 2026-02-02 2026-02-03`` rewrites the bundled
 sample day's ``.idx`` files from its ``.txt`` files.
 
-Standard library only. Neighbours: ``flows/mirror.py`` serves these mappings (or the directory
+Standard library only. Neighbours: ``flows/cli/mirror.py`` serves these mappings (or the directory
 ``write_tree`` made), ``tests/edgar_server.py`` adds faults, ``tests/test_sample_data.py``
 checks the bundled ``flows/sample_data`` day against the same index layout.
 """

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from parsers.records import (
+from form4.parsers.records import (
     FieldFootnote,
     Footnote,
     Holding,

@@ -7,14 +7,14 @@ import json
 from datetime import date
 from pathlib import Path
 
-from flows.backfill import backfill_cik, backfill_range, plan_range
-from flows.edgar import daily_index_path, quarterly_index_path
-from flows.http import build_client
+from form4.flows.edgar.client import build_client
+from form4.flows.edgar.endpoints import daily_index_path, quarterly_index_path
+from form4.flows.pipeline.backfill import backfill_cik, backfill_range, plan_range
+from form4.warehouse.db import Warehouse
+from form4.warehouse.raw import RawStore
 from tests.edgar_server import FaultyEdgar
 from tests.edgar_tree import build_day, clone_submission, read_header
 from tests.test_ingest_e2e import DAY, MALFORMED, TODAY, day_submissions, settings_for, snapshot
-from warehouse.db import Warehouse
-from warehouse.raw import RawStore
 
 DEC1, DEC2 = date(2025, 12, 1), date(2025, 12, 2)
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.cli import main
+from form4.flows.cli.main import main
 from tests.edgar_server import FaultyEdgar
 from tests.edgar_tree import build_day
 from tests.test_ingest_e2e import DAY, MALFORMED, day_submissions, ownership_accessions
 
 _SCRIPT = Path(sys.executable).with_name("form4")  # the installed console script
-FORM4 = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "flows.cli"]
+FORM4 = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "form4.flows.cli.main"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

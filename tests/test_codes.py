@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from parsers.codes import CODES, code_info, signed_delta
+from form4.parsers.codes import CODES, code_info, signed_delta
 
 OFFICIAL = "P S V A D F I M C E H O X G L W Z J K U".split()
 CATEGORIES = {

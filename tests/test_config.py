@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.config import Settings, parse_date, parse_forms, validate_user_agent
-from parsers.errors import ConfigError
+from form4.flows.config import Settings, parse_date, parse_forms, validate_user_agent
+from form4.parsers.errors import ConfigError
 
 
 @pytest.mark.parametrize("ua", [None, "", "   ", "form4", "Acme Research", "ops at acme dot com"])

@@ -14,8 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
-from flows.ingest_flow import run_ingest
-from flows.mirror import RequestRecord
+from form4.flows.cli.mirror import RequestRecord
+from form4.flows.ingest_flow import run_ingest
 from tests.edgar_server import FaultyEdgar
 from tests.edgar_tree import build_day
 from tests.test_ingest_e2e import DAY, TODAY, day_submissions, settings_for, snapshot
@@ -26,8 +26,8 @@ KILL_AFTER = [1, 2, 4, 7, 10, 13]  # requests seen by the server (1 = the index 
 CHILD = """
 import sys
 from datetime import date
-from flows.config import Settings
-from flows.ingest_flow import run_ingest
+from form4.flows.config import Settings
+from form4.flows.ingest_flow import run_ingest
 env = {"SEC_USER_AGENT": "crash test crash@form4.example", "FORM4_BATCH_SIZE": "2",
        "FORM4_CONCURRENCY": "2", "FORM4_MAX_RPS": "8"}
 settings = Settings.from_env(env, db_path=sys.argv[1], edgar_url=sys.argv[2])

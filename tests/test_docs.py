@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from flows.cli import build_parser
-from warehouse.schema import TABLES, VIEWS
+from form4.flows.cli.main import build_parser
+from form4.warehouse.schema import TABLES, VIEWS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -40,7 +40,7 @@ def test_every_table_and_column_is_in_the_table_reference() -> None:
 
 def test_every_setting_read_from_the_environment_is_documented() -> None:
     """Guards against undocumented knobs (and documented ones that do nothing)."""
-    source = "".join(p.read_text() for p in (ROOT / "flows").glob("*.py"))
+    source = "".join(p.read_text() for p in (ROOT / "flows").rglob("*.py"))
     used = set(re.findall(r'"((?:FORM4|SEC)_[A-Z0-9_]+)"', source))
     assert used, "no settings found"
     for name in used:
@@ -52,7 +52,7 @@ def test_the_nightly_deployment_runs_the_ingest_flow_on_weekday_evenings_in_new_
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     (deployment,) = [d for d in config["deployments"] if d["name"] == "nightly"]
     path, func = deployment["entrypoint"].split(":")
-    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    module = importlib.import_module("form4." + path.removesuffix(".py").replace("/", "."))
     assert getattr(module, func).name == "form4-ingest"
     (schedule,) = deployment["schedules"]
     assert schedule["cron"] == "30 23 * * 1-5"
@@ -78,8 +78,8 @@ def test_every_view_is_documented() -> None:
 
 def test_every_analyst_view_and_its_columns_are_documented(tmp_path: Path) -> None:
     """Guards against a view's columns changing without the README following."""
-    from warehouse.db import Warehouse
-    from warehouse.views import ANALYST_VIEWS
+    from form4.warehouse.db import Warehouse
+    from form4.warehouse.views import ANALYST_VIEWS
 
     section = README.split("### Analyst views", 1)[1].split("\n## ", 1)[0]
     with Warehouse(tmp_path / "d.duckdb") as wh:

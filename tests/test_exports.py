@@ -7,15 +7,19 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ["flows", "parsers", "warehouse"]
+PACKAGES = ["form4.flows", "form4.parsers", "form4.warehouse"]
 
 
 def modules() -> list[str]:
-    names = []
+    names = ["form4"]
     for package in PACKAGES:
         names.append(package)
         mod = importlib.import_module(package)
-        names += [f"{package}.{m.name}" for m in pkgutil.iter_modules(mod.__path__)]
+        names += [
+            m.name
+            for m in pkgutil.walk_packages(mod.__path__, prefix=f"{package}.")
+            if not m.name.endswith("__main__")
+        ]
     return names
 
 
@@ -34,14 +38,40 @@ def test_parsers_never_import_flows_or_warehouse() -> None:
     """Guards against the one-way data flow (flows -> parsers -> warehouse) being broken."""
     from pathlib import Path
 
-    root = Path(importlib.import_module("parsers").__file__ or "").parent
-    for path in root.glob("*.py"):
+    root = Path(importlib.import_module("form4.parsers").__file__ or "").parent
+    for path in root.rglob("*.py"):
         text = path.read_text()
-        assert "from flows" not in text and "import flows" not in text, path
-        assert "from warehouse" not in text and "import warehouse" not in text, path
-    wroot = Path(importlib.import_module("warehouse").__file__ or "").parent
-    for path in wroot.glob("*.py"):
-        assert "from flows" not in path.read_text(), path
+        assert "form4.flows" not in text.replace("``form4.flows", ""), path
+        assert "import form4.warehouse" not in text and "from form4.warehouse" not in text, path
+    wroot = Path(importlib.import_module("form4.warehouse").__file__ or "").parent
+    for path in wroot.rglob("*.py"):
+        text = path.read_text()
+        assert "from form4.flows" not in text and "import form4.flows" not in text, path
+
+
+def test_form4_installs_one_import_name_and_no_generic_ones() -> None:
+    """Guards against the generic names ``flows``, ``parsers`` or ``warehouse`` being installed
+    (or imported) at the top level, where they collide with other distributions' packages."""
+    import sys
+    from pathlib import Path
+
+    import form4.flows.cli.main  # noqa: F401  (imports most of form4)
+
+    for generic in ("flows", "parsers", "warehouse"):
+        assert generic not in sys.modules, generic
+    root = Path(__file__).resolve().parents[1]
+    for path in [
+        *root.glob("flows/**/*.py"),
+        *root.glob("parsers/*.py"),
+        *root.glob("warehouse/*.py"),
+    ]:
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            for generic in ("flows", "parsers", "warehouse"):
+                assert not stripped.startswith((f"from {generic}", f"import {generic}")), (
+                    path,
+                    line,
+                )
 
 
 def test_the_cli_does_not_import_prefect_until_a_flow_runs() -> None:
@@ -49,7 +79,7 @@ def test_the_cli_does_not_import_prefect_until_a_flow_runs() -> None:
     import subprocess
     import sys
 
-    code = "import sys, flows.cli; print('prefect' in sys.modules)"
+    code = "import sys, form4.flows.cli.main; print('prefect' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )

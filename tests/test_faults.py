@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.config import Settings
-from flows.edgar import daily_index_path
-from flows.http import build_client
-from flows.ingest_flow import run_ingest
-from flows.mirror import max_requests_in_any_window
-from parsers.errors import BlockedError
+from form4.flows.cli.mirror import max_requests_in_any_window
+from form4.flows.config import Settings
+from form4.flows.edgar.client import build_client
+from form4.flows.edgar.endpoints import daily_index_path
+from form4.flows.ingest_flow import run_ingest
+from form4.parsers.errors import BlockedError
 from tests.edgar_server import Fault, FaultRecord, FaultyEdgar
 from tests.edgar_tree import build_day
 from tests.test_ingest_e2e import (

@@ -1,12 +1,12 @@
-"""The nightly highlights (flows.highlights) on the crafted analyst day."""
+"""The nightly highlights (form4.flows.pipeline.highlights) on the crafted analyst day."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flows.highlights import highlights_markdown
+from form4.flows.pipeline.highlights import highlights_markdown
+from form4.warehouse.db import Warehouse
 from tests.analyst_day import DAY, analyst_day
-from warehouse.db import Warehouse
 
 
 def test_the_highlights_rank_issuers_and_quote_their_report_line(tmp_path: Path) -> None:

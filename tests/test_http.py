@@ -17,17 +17,12 @@ import httpcore
 import httpx
 import pytest
 
-from flows.config import Settings
-from flows.http import (
-    BlockGate,
-    PoliteTransport,
-    RateLimiter,
-    RetryPolicy,
-    build_client,
-    classify_block,
-)
-from flows.mirror import EdgarMirror, max_requests_in_any_window
-from parsers.errors import BlockedError, FetchError
+from form4.flows.cli.mirror import EdgarMirror, max_requests_in_any_window
+from form4.flows.config import Settings
+from form4.flows.edgar.client import PoliteTransport, RetryPolicy, build_client
+from form4.flows.edgar.gate import BlockGate, classify_block
+from form4.flows.edgar.rate import RateLimiter
+from form4.parsers.errors import BlockedError, FetchError
 from tests.fakes import FakeClock
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from parsers.errors import ParseError
-from parsers.index import ownership_entries, parse_index
+from form4.parsers.errors import ParseError
+from form4.parsers.index import ownership_entries, parse_index
 
 
 def test_the_real_daily_form_index_yields_every_distinct_form4_once(corpus: Path) -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.config import Settings
-from flows.demo import SAMPLE_DATA
-from flows.edgar import daily_index_path
-from flows.ingest_flow import run_ingest
-from flows.mirror import max_requests_in_any_window
+from form4.flows.cli.demo import SAMPLE_DATA
+from form4.flows.cli.mirror import max_requests_in_any_window
+from form4.flows.config import Settings
+from form4.flows.edgar.endpoints import daily_index_path
+from form4.flows.ingest_flow import run_ingest
 from tests.conftest import corpus_dir
 from tests.edgar_server import Fault, FaultyEdgar
 from tests.edgar_tree import build_day, read_header
@@ -213,7 +213,7 @@ def test_an_unreachable_edgar_fails_the_run_with_a_fetch_error(tmp_path: Path) -
         db_path=tmp_path / "w.duckdb",
         edgar_url=url,
     )
-    from parsers.errors import FetchError
+    from form4.parsers.errors import FetchError
 
     with pytest.raises(FetchError, match="ConnectError"):
         run_ingest(settings, DAY, today=TODAY)

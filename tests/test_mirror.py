@@ -1,4 +1,4 @@
-"""``flows.mirror``: the loopback EDGAR mirror behind ``form4 demo``, the tests and the bench.
+"""``flows.cli.mirror``: the loopback EDGAR mirror behind ``form4 demo``, the tests and the bench.
 
 Real HTTP on 127.0.0.1 with ``httpx.Client``; the trees come from ``tests/edgar_tree.py`` and the
 real submissions in ``../shared/corpus/txt``. Fault injection is tested in
@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.mirror import EdgarMirror, RequestRecord, max_requests_in_any_window
+from form4.flows.cli.mirror import EdgarMirror, RequestRecord, max_requests_in_any_window
 from tests.edgar_tree import build_day, daily_index_key, write_tree
 
 DAY = date(2026, 2, 2)

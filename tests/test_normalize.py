@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo import SAMPLE_DATA
-from parsers.normalize import (
+from form4.flows.cli.demo import SAMPLE_DATA
+from form4.parsers.normalize import (
     is_10b5_1,
     is_sell_to_cover,
     mentions_10b5_1,

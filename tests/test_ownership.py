@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from parsers.ownership import parse_ownership
-from parsers.records import OwnershipDocument
-from parsers.sgml import parse_submission
+from form4.parsers.ownership import parse_ownership
+from form4.parsers.records import OwnershipDocument
+from form4.parsers.sgml import parse_submission
 from tests.conftest import corpus_files
 
 XML_FILES = corpus_files("xml", "*.xml")
@@ -184,7 +184,7 @@ def test_form5_gift_is_a_disposition_in_the_gift_category(corpus: Path) -> None:
 
 
 def _sample(accession: str) -> OwnershipDocument:
-    from flows.demo import SAMPLE_DATA
+    from form4.flows.cli.demo import SAMPLE_DATA
 
     (path,) = SAMPLE_DATA.rglob(f"{accession}.txt")
     return parse_ownership(parse_submission(path.read_bytes()).xml)

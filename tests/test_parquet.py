@@ -1,4 +1,4 @@
-"""Parquet export (warehouse.parquet): round trip through plain DuckDB, incremental rewrites,
+"""Parquet export (form4.warehouse.parquet): round trip through plain DuckDB, incremental rewrites,
 atomic partition swaps."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from form4.warehouse.db import Warehouse
+from form4.warehouse.parquet import export_parquet
+from form4.warehouse.schema import DATA_TABLES, TABLES
 from tests.analyst_day import analyst_day
 from tests.records_factory import filing, make_filing, owner, row
-from warehouse.db import Warehouse
-from warehouse.parquet import export_parquet
-from warehouse.schema import DATA_TABLES, TABLES
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from parsers.errors import ParseError
-from parsers.ownership import parse_ownership
-from parsers.sgml import parse_submission
+from form4.parsers.errors import ParseError
+from form4.parsers.ownership import parse_ownership
+from form4.parsers.sgml import parse_submission
 from tests.conftest import corpus_dir
 
 

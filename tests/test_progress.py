@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from flows.progress import Progress
+from form4.flows.pipeline.progress import Progress
 
 
 class Terminal(io.StringIO):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from parsers.errors import LoadError
-from warehouse import raw as raw_module
-from warehouse.raw import RawLocation, RawStore, gzip_member, sha256
+from form4.parsers.errors import LoadError
+from form4.warehouse import raw as raw_module
+from form4.warehouse.raw import RawLocation, RawStore, gzip_member, sha256
 
 
 def _docs(n: int) -> dict[str, bytes]:

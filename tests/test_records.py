@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from parsers.records import (
+from form4.parsers.records import (
     FieldFootnote,
     Holding,
     Issuer,

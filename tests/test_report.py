@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from form4.flows.cli.main import main
+from form4.warehouse.db import Warehouse
+from form4.warehouse.insider_report import (
+    build_report,
+    render_markdown,
+    render_text,
+    summary_paragraph,
+)
 from tests.records_factory import make_filing, owner, row
-from warehouse.db import Warehouse
-from warehouse.insider_report import build_report, render_markdown, render_text, summary_paragraph
 
 DAY = date(2026, 2, 2)
 CEO = owner("0000000101", "Lindqvist Maren", title="CEO")

@@ -8,13 +8,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.cli import main
-from flows.config import Settings
-from flows.ingest_flow import run_ingest
+from form4.flows.cli.main import main
+from form4.flows.config import Settings
+from form4.flows.ingest_flow import run_ingest
+from form4.warehouse.raw import RawLocation, RawStore
 from tests.edgar_server import FaultyEdgar
 from tests.edgar_tree import build_day
 from tests.test_ingest_e2e import DAY, MALFORMED, TODAY, day_submissions, settings_for, snapshot
-from warehouse.raw import RawLocation, RawStore
 
 
 def _ingested_day(tmp_path: Path) -> Settings:

@@ -2,7 +2,7 @@
 
 The ``.txt`` files are the data; the ``.idx`` files are generated from them by
 ``tests/edgar_tree.py``. These tests check the two agree, that the layout is the real index's
-(``../shared/corpus/index/form.20200318.idx``), that ``flows.mirror`` serves every row, and that
+(``../shared/corpus/index/form.20200318.idx``), that ``flows.cli.mirror`` serves every row, and that
 the numbers inside the filings add up. Also covers ``edgar_tree``'s cloning for synthetic days.
 """
 
@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from flows.mirror import EdgarMirror
+from form4.flows.cli.mirror import EdgarMirror
 from tests.edgar_tree import (
     COLUMN_HEADER,
     DASHES,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from parsers import sgml
-from parsers.errors import ParseError
-from parsers.sgml import parse_submission
+from form4.parsers import sgml
+from form4.parsers.errors import ParseError
+from form4.parsers.sgml import parse_submission
 from tests.conftest import corpus_files
 
 SUBMISSIONS = corpus_files("txt", "*.txt") + corpus_files("feed", "*.nc")

@@ -1,4 +1,4 @@
-"""The rate limit shared by form4 processes through a file (``flows.shared_rate``).
+"""The rate limit shared by form4 processes through a file (``flows.edgar.rate``).
 
 Unit tests use a fake clock; one test runs two real processes, and one runs two ingest runs
 at once against the loopback EDGAR server and reads the server's own request log.
@@ -16,12 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from flows.config import Settings
-from flows.http import RateLimiter, make_limiter
-from flows.ingest_flow import run_ingest
-from flows.mirror import max_requests_in_any_window
-from flows.shared_rate import MAX_ENTRIES, SharedRateLimiter, rate_file
-from parsers.errors import ConfigError
+from form4.flows.cli.mirror import max_requests_in_any_window
+from form4.flows.config import Settings
+from form4.flows.edgar.rate import (
+    MAX_ENTRIES,
+    RateLimiter,
+    SharedRateLimiter,
+    make_limiter,
+    rate_file,
+)
+from form4.flows.ingest_flow import run_ingest
+from form4.parsers.errors import ConfigError
 from tests.edgar_server import FaultyEdgar
 from tests.edgar_tree import build_day
 from tests.fakes import FakeClock

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from parsers.records import ParsedFiling
+from form4.parsers.records import ParsedFiling
+from form4.warehouse.db import Warehouse
 from tests.records_factory import make_filing, owner, row
-from warehouse.db import Warehouse
 
 CSMC = ("0002900002", "CSMC", "Contoso Semiconductor Corp")
 D0 = date(2026, 3, 2)

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from parsers.errors import LoadError, ParseError
-from parsers.records import ParsedFiling
+from form4.parsers.errors import LoadError, ParseError
+from form4.parsers.records import ParsedFiling
+from form4.warehouse import batch as batch_module
+from form4.warehouse.batch import grouped, merge_batches, prepare_batch
+from form4.warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
+from form4.warehouse.rows import check_filing, filings_to_arrow
+from form4.warehouse.schema import DATA_TABLES, TABLES, arrow_schema
 from tests.records_factory import filing, transaction
-from warehouse import batch as batch_module
-from warehouse.batch import grouped, merge_batches, prepare_batch
-from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
-from warehouse.rows import check_filing, filings_to_arrow
-from warehouse.schema import DATA_TABLES, TABLES, arrow_schema
 
 KEYS = {
     "filings": "accession_number",
@@ -267,9 +267,9 @@ def test_every_corpus_ownership_document_loads_into_the_warehouse(
     wh: Warehouse, corpus: Path
 ) -> None:
     """Guards against a real filing that parses but cannot be stored (types, ranges, lists)."""
-    from parsers.ownership import parse_ownership
-    from parsers.records import ParsedFiling, SubmissionHeader
-    from parsers.sgml import parse_submission
+    from form4.parsers.ownership import parse_ownership
+    from form4.parsers.records import ParsedFiling, SubmissionHeader
+    from form4.parsers.sgml import parse_submission
     from tests.conftest import corpus_files
 
     batch = []

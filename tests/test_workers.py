@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from flows.workers import ordered_map
-from parsers.errors import WorkerError
+from form4.flows.pipeline.workers import ordered_map
+from form4.parsers.errors import WorkerError
 
 
 def _square_and_pid(n: int) -> tuple[int, int]:

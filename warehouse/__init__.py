@@ -6,10 +6,10 @@ records -> Arrow), ``batch`` (a batch's Arrow tables and keys, made without the 
 submission). Imports ``parsers`` records; never imports ``flows``.
 """
 
-from warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
-from warehouse.db import FailedFetch, Warehouse
-from warehouse.raw import RawStore
-from warehouse.schema import TABLES, create_all
+from form4.warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
+from form4.warehouse.db import FailedFetch, Warehouse
+from form4.warehouse.raw import RawStore
+from form4.warehouse.schema import TABLES, create_all
 
 __all__ = [
     "TABLES",

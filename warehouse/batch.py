@@ -2,7 +2,7 @@
 
 ``prepare_batch`` is pure (records in, Arrow tables out), so it can run in a worker process
 while the loading process writes the batch before it: ``form4 reprocess`` does this
-(``flows.workers``). A ``PreparedBatch`` pickles, its tables as their Arrow buffers.
+(``flows.pipeline.workers``). A ``PreparedBatch`` pickles, its tables as their Arrow buffers.
 ``Warehouse.load_prepared`` writes one in a transaction. Neighbours: ``warehouse.rows``
 (records -> Arrow), ``warehouse.db`` (the write).
 """
@@ -17,9 +17,9 @@ from datetime import date, datetime
 
 import pyarrow as pa
 
-from parsers.records import ParsedFiling
-from warehouse.rows import filings_to_arrow
-from warehouse.schema import arrow_schema
+from form4.parsers.records import ParsedFiling
+from form4.warehouse.rows import filings_to_arrow
+from form4.warehouse.schema import arrow_schema
 
 __all__ = [
     "GROUP_BYTES",

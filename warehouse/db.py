@@ -21,11 +21,11 @@ from types import TracebackType
 import duckdb
 import pyarrow as pa
 
-from parsers.errors import LoadError
-from parsers.records import ParsedFiling
-from warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
-from warehouse.schema import DATA_TABLES, create_all
-from warehouse.views import create_views
+from form4.parsers.errors import LoadError
+from form4.parsers.records import ParsedFiling
+from form4.warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
+from form4.warehouse.schema import DATA_TABLES, create_all
+from form4.warehouse.views import create_views
 
 CHECKPOINT_THRESHOLD = "256MB"
 

@@ -7,7 +7,7 @@ insiders but one purchase). ``summary_paragraph`` writes the plain-English headl
 "On 2026-02-02 at Northwind Therapeutics Inc (NWTX): Maren Lindqvist (CEO) sold 95,269 shares
 at $1.80 to cover taxes on vested awards while receiving 1,387,931 options and 392,586 RSUs;
 Daniel Okafor (CFO) and Priya Reyes (General Counsel) did the same."
-Neighbours: ``warehouse.views`` (FIGURES), ``flows.cli`` (``form4 report``).
+Neighbours: ``warehouse.views`` (FIGURES), ``flows.cli.main`` (``form4 report``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.views import FIGURES
+from form4.warehouse.views import FIGURES
 
 __all__ = [
     "FIGURE_NAMES",

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import duckdb
 
-from parsers.errors import LoadError
-from warehouse.db import utcnow
-from warehouse.schema import DATA_TABLES, TABLES, Column
+from form4.parsers.errors import LoadError
+from form4.warehouse.db import utcnow
+from form4.warehouse.schema import DATA_TABLES, TABLES, Column
 
 __all__ = [
     "EXPORT_TABLES",

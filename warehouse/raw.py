@@ -1,6 +1,6 @@
 """The raw store: every fetched submission, gzip-compressed, in append-only pack files.
 
-Each ``flows.ingest.process_entries`` call (a day of the ingest, a retry of failed fetches)
+Each ``flows.pipeline.ingest.process_entries`` call (a day of the ingest, a retry of failed fetches)
 appends its documents to one pack, ``<root>/<yyyy>/<mm>/<dd>/<HHMMSS>-<pid>-<random>.gz`` (the
 UTC date and time the pack was opened). Each document is one gzip member whose header names
 its accession number (the gzip FNAME field), so a pack is a valid gzip file (``zcat`` prints
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from parsers.errors import LoadError
+from form4.parsers.errors import LoadError
 
 __all__ = ["RawLocation", "RawPack", "RawStore", "gzip_member", "sha256"]
 

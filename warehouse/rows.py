@@ -19,9 +19,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parsers.errors import ParseError
-from parsers.records import Holding, ParsedFiling, Transaction
-from warehouse.schema import (
+from form4.parsers.errors import ParseError
+from form4.parsers.records import Holding, ParsedFiling, Transaction
+from form4.warehouse.schema import (
     DATA_TABLES,
     DECIMAL,
     DECIMAL_PRECISION,
@@ -173,7 +173,7 @@ def _filing_columns(filings: Sequence[ParsedFiling], now: datetime) -> list[Sequ
         [d.period_of_report or h.period_of_report for d, h in zip(documents, headers, strict=True)],
         *zip(*(_GET_ISSUER(d.issuer) for d in documents), strict=True),
         *zip(*map(_GET_DOCUMENT, documents), strict=True),
-        (None,) * len(filings),  # amends_accession: linked by warehouse.db after the load
+        (None,) * len(filings),  # amends_accession: linked by form4.warehouse.db after the load
         (now,) * len(filings),
     ]
     return [gathered[i] for i in _FILING_ORDER]

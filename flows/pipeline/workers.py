@@ -7,7 +7,7 @@ workers and writes DuckDB in the caller): at most ``n + 1`` items are submitted 
 one being consumed, so memory is bounded by the batch size, not by the run. Workers are
 spawned, not forked: the parent may hold threads (HTTP, Prefect) that a fork would copy in
 the middle of their work. ``fn`` and the items must pickle: a module-level function, or a
-``functools.partial`` of one. Neighbours: ``flows.reprocess`` (the caller).
+``functools.partial`` of one. Neighbours: ``flows.pipeline.reprocess`` (the caller).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import TypeVar
 
-from parsers.errors import WorkerError
+from form4.parsers.errors import WorkerError
 
 __all__ = ["ordered_map"]
 

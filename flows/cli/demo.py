@@ -1,9 +1,10 @@
 """``form4 demo``: the real ingest flow against a loopback EDGAR mirror of bundled sample data.
 
 The sample days (``flows/sample_data``, fictional issuers and insiders written for form4) are
-served by ``flows.mirror.EdgarMirror`` on 127.0.0.1; the demo runs the same Prefect flow as
+served by ``flows.cli.mirror.EdgarMirror`` on 127.0.0.1; the demo runs the same Prefect flow as
 ``form4 ingest`` against it (same rate limiter, raw store, parser and loader), then prints what
-landed. No network is used. Neighbours: ``flows.cli``, ``flows.ingest_flow``, ``flows.mirror``.
+landed. No network is used. Neighbours: ``flows.cli.main``, ``flows.ingest_flow``,
+``flows.cli.mirror``.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from flows.config import Settings
-from flows.mirror import EdgarMirror, max_requests_in_any_window
-from flows.output import open_read_only, print_ingest_summary, run_sql
-from parsers.errors import Form4Error
-from warehouse.insider_report import build_report, render_text
+from form4.flows.cli.mirror import EdgarMirror, max_requests_in_any_window
+from form4.flows.cli.output import open_read_only, print_ingest_summary, run_sql
+from form4.flows.config import Settings
+from form4.parsers.errors import Form4Error
+from form4.warehouse.insider_report import build_report, render_text
 
 __all__ = ["DEMO_END", "DEMO_START", "SAMPLE_DATA", "run_demo"]
 
-SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DEMO_START = date(2026, 2, 2)
 DEMO_END = date(2026, 2, 4)
 DEMO_USER_AGENT = "form4 demo demo@form4.example"
@@ -38,7 +39,7 @@ order by ticker, insider, t.is_derivative, t.line_no
 
 
 def run_demo(db: str, env: Mapping[str, str], out: TextIO) -> None:
-    from flows.ingest_flow import run_ingest_flow
+    from form4.flows.ingest_flow import run_ingest_flow
 
     demo_env = dict(env)
     demo_env.setdefault("SEC_USER_AGENT", DEMO_USER_AGENT)

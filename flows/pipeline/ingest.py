@@ -20,16 +20,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from flows.config import Settings
-from flows.edgar import fetch_daily_index, fetch_submission
-from parsers.errors import BlockedError, FetchError, ParseError
-from parsers.index import ownership_entries, parse_index
-from parsers.ownership import KNOWN_SCHEMA_VERSIONS, parse_ownership
-from parsers.records import IndexEntry, ParsedFiling
-from parsers.sgml import parse_submission
-from warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
-from warehouse.raw import RawPack, RawStore, sha256
-from warehouse.rows import check_filing
+from form4.flows.config import Settings
+from form4.flows.edgar.endpoints import fetch_daily_index, fetch_submission
+from form4.parsers.errors import BlockedError, FetchError, ParseError
+from form4.parsers.index import ownership_entries, parse_index
+from form4.parsers.ownership import KNOWN_SCHEMA_VERSIONS, parse_ownership
+from form4.parsers.records import IndexEntry, ParsedFiling
+from form4.parsers.sgml import parse_submission
+from form4.warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
+from form4.warehouse.raw import RawPack, RawStore, sha256
+from form4.warehouse.rows import check_filing
 
 __all__ = [
     "BatchResult",

@@ -1,7 +1,8 @@
 """What the CLI prints: the ingest summary and query results (table, CSV or JSON).
 
-Kept apart from ``flows.cli`` so the demo and the CLI print the same summary. Neighbours:
-``flows.cli`` (commands), ``flows.demo`` (offline demo), ``warehouse.db`` (the DuckDB file).
+Kept apart from ``flows.cli.main`` so the demo and the CLI print the same summary. Neighbours:
+``flows.cli.main`` (commands), ``flows.cli.demo`` (offline demo), ``warehouse.db`` (the DuckDB
+file).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from typing import TYPE_CHECKING, TextIO
 
 import duckdb
 
-from flows.config import Settings
-from parsers.errors import ConfigError, LoadError
+from form4.flows.config import Settings
+from form4.parsers.errors import ConfigError, LoadError
 
 if TYPE_CHECKING:  # Prefect is imported only when a flow runs
-    from flows.ingest_flow import BackfillSummary, IngestSummary
+    from form4.flows.ingest_flow import BackfillSummary, IngestSummary
 
 __all__ = [
     "open_read_only",

@@ -5,7 +5,7 @@ Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow
 warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
 unreachable, database locked) is printed as one ``form4: error: ...`` line with a non-zero
 exit code, never a traceback. Neighbours: ``flows.ingest_flow`` (the Prefect flow),
-``flows.demo`` (the offline demo), ``warehouse.db`` (the DuckDB file).
+``flows.cli.demo`` (the offline demo), ``warehouse.db`` (the DuckDB file).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import NoReturn, TextIO
 
-from flows.config import Settings, parse_date, parse_forms
-from flows.output import open_read_only, require_warehouse
-from parsers.errors import ConfigError, Form4Error
+from form4.flows.cli.output import open_read_only, require_warehouse
+from form4.flows.config import Settings, parse_date, parse_forms
+from form4.parsers.errors import ConfigError, Form4Error
 
 __all__ = ["main"]
 
@@ -185,8 +185,8 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         edgar_url=args.edgar_url,
         forms=args.forms,
     )
-    from flows.ingest_flow import run_ingest_flow  # Prefect is imported only when a flow runs
-    from flows.output import print_ingest_summary
+    from form4.flows.cli.output import print_ingest_summary
+    from form4.flows.ingest_flow import run_ingest_flow  # Prefect is imported only when a flow runs
 
     state = run_ingest_flow(
         os.environ,
@@ -217,8 +217,8 @@ def _cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
         data_url=args.data_url,
         forms=args.forms,
     )
-    from flows.ingest_flow import backfill, run_flow
-    from flows.output import print_backfill_summary
+    from form4.flows.cli.output import print_backfill_summary
+    from form4.flows.ingest_flow import backfill, run_flow
 
     state = run_flow(
         backfill,
@@ -239,9 +239,9 @@ def _cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
-    from flows.ingest import open_warehouse
-    from flows.reprocess import reprocess
-    from warehouse.raw import RawStore
+    from form4.flows.pipeline.ingest import open_warehouse
+    from form4.flows.pipeline.reprocess import reprocess
+    from form4.warehouse.raw import RawStore
 
     _check_range(args.date, args.to)
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
@@ -266,7 +266,7 @@ def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
-    from warehouse.insider_report import (
+    from form4.warehouse.insider_report import (
         build_report,
         render_json,
         render_markdown,
@@ -286,8 +286,8 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
-    from flows.ingest import open_warehouse
-    from warehouse.parquet import export_parquet
+    from form4.flows.pipeline.ingest import open_warehouse
+    from form4.warehouse.parquet import export_parquet
 
     if args.start is not None and args.end is not None and args.end < args.start:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
@@ -306,7 +306,7 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
-    from flows.output import run_sql
+    from form4.flows.cli.output import run_sql
 
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     run_sql(settings.db_path, args.query, args.format, out)
@@ -314,7 +314,7 @@ def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    from flows.demo import run_demo
+    from form4.flows.cli.demo import run_demo
 
     run_demo(args.db, os.environ, out)
     return 0

@@ -7,7 +7,7 @@ logs every request (monotonic time, method, path, User-Agent, status) so callers
 request rate with ``max_requests_in_any_window``. Like EDGAR, a submission is served under the
 folder of every CIK named in its SGML header, so a tree may store each ``.txt`` once.
 
-Neighbours: ``flows.demo`` serves ``flows/sample_data`` with it; ``tests/edgar_server.py``
+Neighbours: ``flows.cli.demo`` serves ``flows/sample_data`` with it; ``tests/edgar_server.py``
 extends it with injected faults (rate blocks, 5xx, resets, truncated bodies, redirects) and
 ``tests/edgar_tree.py`` builds the mappings it serves.
 """
@@ -81,7 +81,7 @@ def max_requests_in_any_window(times: Sequence[float], window: float = 1.0) -> i
     """The most request times that fall in any half-open window ``(t - window, t]``.
 
     Two requests exactly ``window`` apart are not in the same window, matching
-    ``flows.http.RateLimiter``. The times need not be sorted.
+    ``flows.edgar.rate.RateLimiter``. The times need not be sorted.
     """
     if window <= 0:
         raise ValueError("window must be positive")

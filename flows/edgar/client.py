@@ -1,14 +1,14 @@
-"""Polite HTTP access to EDGAR: the one client factory, the rate limiter and the block gate.
+"""Polite HTTP access to EDGAR: the one client factory and its transport.
 
 ``build_client(settings)`` returns an ``httpx.Client`` whose transport is a ``PoliteTransport``:
 every request (redirects and retries included) first waits at the shared ``BlockGate`` (closed
 for ``FORM4_BLOCK_PAUSE_S`` after EDGAR blocks us) and then takes a slot from the rate limiter
 (at most ``FORM4_MAX_RPS`` requests in any one-second window): ``RateLimiter`` for this
-process's threads, or ``flows.shared_rate.SharedRateLimiter``, which also counts every other
+process's threads, or ``flows.edgar.rate.SharedRateLimiter``, which also counts every other
 form4 process of the user on the machine (``FORM4_RATE_DIR``, on by default). The transport
 reads each body whole, so truncated bodies (Content-Length mismatch), resets, timeouts and 5xx
-are retried here with exponential back-off and full jitter. Callers (``flows.edgar``) only see
-the final response or a ``FetchError``/``BlockedError``.
+are retried here with exponential back-off and full jitter. Callers
+(``flows.edgar.endpoints``) only see the final response or a ``FetchError``/``BlockedError``.
 """
 
 from __future__ import annotations
@@ -18,126 +18,21 @@ import logging
 import random
 import threading
 import time
-import zlib
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import httpx
 
-from flows import shared_rate
-from flows.config import Settings
-from parsers.errors import BlockedError, ConfigError, FetchError
+from form4.flows.config import Settings
+from form4.flows.edgar.gate import BlockGate, classify_block, decoded_head
+from form4.flows.edgar.rate import Limiter, make_limiter
+from form4.parsers.errors import BlockedError, FetchError
 
-__all__ = [
-    "BlockGate",
-    "Limiter",
-    "PoliteTransport",
-    "RateLimiter",
-    "RetryPolicy",
-    "build_client",
-    "classify_block",
-    "make_limiter",
-]
+__all__ = ["PoliteTransport", "RetryPolicy", "build_client"]
 
 log = logging.getLogger("form4.http")
 
-Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-
-_MIN_SLEEP_S = 0.001  # never spin on a wait shorter than the clock can resolve
-RATE_EXCEEDED = b"Request Rate Threshold Exceeded"
-UNDECLARED_TOOL = b"Undeclared Automated Tool"
-
-
-class Limiter(Protocol):
-    def acquire(self) -> float:
-        """Block until a request may start; returns the start time granted."""
-        ...
-
-
-class RateLimiter:
-    """At most ``rate`` requests per second, measured over *any* one-second window.
-
-    A sliding log of the last ``n`` start times (``n = floor(rate)``): a request may start only
-    when the ``n``-th previous one started at least one second ago, plus ``margin_s`` so that
-    arrival jitter at the server never packs ``n + 1`` requests into one window. The margin
-    (80 ms, ~8% of the throughput) covers a thread that is slow to get the GIL or the network
-    after its turn: at 30 ms a loaded 2-core CI machine once showed 11 in a second. A fractional
-    rate is rounded down (2.5/s admits 2 in any second); below 1/s, one request per ``1/rate``
-    seconds. Thread-safe; one instance is shared by every worker of a run.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        margin_s: float = shared_rate.MARGIN_S,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
-    ) -> None:
-        self.slots, self.window_s = shared_rate.sliding_window(rate, margin_s)
-        self._starts: deque[float] = deque()
-        self._lock = threading.Lock()
-        self._clock = clock
-        self._sleep = sleep
-
-    def acquire(self) -> float:
-        """Block until a request may start; returns the start time granted."""
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._starts and self._starts[0] + self.window_s <= now:
-                    self._starts.popleft()
-                if len(self._starts) < self.slots:
-                    self._starts.append(now)
-                    return now
-                wait = self._starts[0] + self.window_s - now
-            self._sleep(max(wait, _MIN_SLEEP_S))
-
-
-class BlockGate:
-    """Shared pause: once EDGAR blocks us, nobody sends anything for ``pause_s`` seconds.
-
-    EDGAR's block lasts ten minutes and renews while requests keep arriving, so every worker
-    waits here before taking a rate-limiter slot. ``trip`` extends the pause, never shortens it.
-    """
-
-    def __init__(
-        self, pause_s: float, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
-    ) -> None:
-        self.pause_s = pause_s
-        self._until = 0.0
-        self._lock = threading.Lock()
-        self._clock = clock
-        self._sleep = sleep
-        self.trips = 0
-
-    @property
-    def paused_until(self) -> float:
-        with self._lock:
-            return self._until
-
-    def trip(self) -> float:
-        """Close the gate for ``pause_s`` from now; returns when it reopens."""
-        with self._lock:
-            self._until = max(self._until, self._clock() + self.pause_s)
-            self.trips += 1
-            return self._until
-
-    def is_open(self) -> bool:
-        with self._lock:
-            return self._clock() >= self._until
-
-    def wait(self) -> None:
-        """Return once the gate is open (immediately when it is)."""
-        while True:
-            with self._lock:
-                remaining = self._until - self._clock()
-            if remaining <= 0:
-                return
-            self._sleep(max(remaining, _MIN_SLEEP_S))
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,39 +45,6 @@ class RetryPolicy:
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter exponential back-off: uniform in [0, min(cap, base * 2**attempt)]."""
         return rng.uniform(0.0, min(self.cap_s, self.base_s * (2**attempt)))
-
-
-def classify_block(status: int, body: bytes) -> str | None:
-    """``"rate"`` for a rate-limit block, ``"undeclared"`` for an undeclared-tool block, else None.
-
-    EDGAR answers a rate block with 429 or with 403 and its "Request Rate Threshold Exceeded"
-    page, sometimes even with status 200 in place of the document asked for.
-    """
-    if status == 429:
-        return "rate"
-    if status not in (200, 403) or len(body) > 64 * 1024:
-        return None
-    head = body[: 64 * 1024]
-    if head.lstrip()[:14] in (b"<SEC-DOCUMENT>", b"<SUBMISSION>"):
-        return None
-    if RATE_EXCEEDED in head:
-        return "rate"
-    if UNDECLARED_TOOL in head:
-        return "undeclared"
-    return None
-
-
-def _decoded_head(response: httpx.Response, raw: bytes) -> bytes:
-    """The body as text bytes for block detection (small gzip/deflate bodies are inflated)."""
-    encoding = response.headers.get("content-encoding", "").lower()
-    if encoding in ("", "identity"):
-        return raw
-    if len(raw) > 64 * 1024 or encoding not in ("gzip", "deflate"):
-        return b""
-    try:
-        return zlib.decompressobj(zlib.MAX_WBITS | 32).decompress(raw, 128 * 1024)
-    except zlib.error:
-        return b""
 
 
 class _PausedWhileWaiting(Exception):
@@ -287,7 +149,7 @@ class PoliteTransport(httpx.BaseTransport):
                 log.warning("%s: %s; retry %d in %.2fs", url, type(exc).__name__, failures, delay)
                 self._sleep(delay)
                 continue
-            block = classify_block(response.status_code, _decoded_head(response, raw))
+            block = classify_block(response.status_code, decoded_head(response, raw))
             if block == "undeclared":
                 raise BlockedError(
                     f"{url}: EDGAR refused the User-Agent as an undeclared automated tool; "
@@ -335,21 +197,6 @@ class PoliteTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
-
-
-def make_limiter(settings: Settings) -> Limiter:
-    """The rate limiter of a run: shared through ``settings.rate_dir`` by every form4 process of
-    this user against the same host (``flows.shared_rate``), else this process's own. A
-    directory that cannot be used (say a read-only home in a container) is logged and the run
-    goes on with its own limiter, which is what it had before sharing existed."""
-    if settings.rate_dir is None or not shared_rate.AVAILABLE:
-        return RateLimiter(settings.max_rps)
-    path = shared_rate.rate_file(settings.rate_dir, settings.edgar_url)
-    try:
-        return shared_rate.SharedRateLimiter(path, settings.max_rps)
-    except ConfigError as exc:
-        log.warning("%s; this run counts only its own requests (set FORM4_RATE_DIR)", exc)
-        return RateLimiter(settings.max_rps)
 
 
 def build_client(settings: Settings, *, inner: httpx.BaseTransport | None = None) -> httpx.Client:

@@ -10,8 +10,9 @@ Parsing is the cost of a reprocess (DuckDB writes a batch several times faster t
 parses), so with more than one batch ``settings.workers`` processes read the raw copies,
 parse batches and build their Arrow tables while this process writes them in order, several
 batches to a transaction (``warehouse.batch.grouped``: DuckDB then writes them compressed).
-Neighbours: ``flows.ingest`` (``parse_raw``, the same parse path), ``flows.workers`` (the
-processes), ``warehouse.batch`` and ``warehouse.db`` (the load), ``warehouse.raw``.
+Neighbours: ``flows.pipeline.ingest`` (``parse_raw``, the same parse path),
+``flows.pipeline.workers`` (the processes), ``warehouse.batch`` and ``warehouse.db`` (the
+load), ``warehouse.raw``.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 
-from flows.config import Settings
-from flows.ingest import BatchResult, parse_raw
-from flows.workers import ordered_map
-from parsers.errors import LoadError, ParseError
-from parsers.records import ParsedFiling
-from warehouse.batch import PreparedBatch, Reject, collector_paused, grouped, prepare_batch
-from warehouse.db import Warehouse, utcnow
-from warehouse.raw import RawLocation, RawStore
+from form4.flows.config import Settings
+from form4.flows.pipeline.ingest import BatchResult, parse_raw
+from form4.flows.pipeline.workers import ordered_map
+from form4.parsers.errors import LoadError, ParseError
+from form4.parsers.records import ParsedFiling
+from form4.warehouse.batch import PreparedBatch, Reject, collector_paused, grouped, prepare_batch
+from form4.warehouse.db import Warehouse, utcnow
+from form4.warehouse.raw import RawLocation, RawStore
 
 __all__ = ["ReprocessResult", "reprocess"]
 

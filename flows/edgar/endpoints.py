@@ -1,6 +1,6 @@
 """EDGAR paths and the two fetches form4 makes: a day's index and a filing's submission text.
 
-Both take the ``httpx.Client`` built by ``flows.http.build_client`` (rate limit, block pause
+Both take the ``httpx.Client`` built by ``flows.edgar.client.build_client`` (rate limit, block pause
 and retries live there) and return bytes; parsing is ``parsers``' job. A missing daily index
 (EDGAR answers 403 or 404, or an S3 ``NoSuchKey`` body) is ``None``, not an error.
 """
@@ -11,8 +11,8 @@ from datetime import date
 
 import httpx
 
-from parsers.errors import FetchError
-from parsers.records import IndexEntry
+from form4.parsers.errors import FetchError
+from form4.parsers.records import IndexEntry
 
 __all__ = [
     "daily_index_path",

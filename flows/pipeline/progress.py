@@ -3,7 +3,7 @@
 ``Progress.update(done)`` redraws one line in place when the stream is a TTY and otherwise
 logs a line at most every ten percent (or every call when the total is unknown), so a
 backfill shows its pace in a terminal without flooding a worker's log. Neighbours:
-``flows.backfill`` (reports batches here), ``flows.cli`` (creates one per command).
+``flows.pipeline.backfill`` (reports batches here), ``flows.cli.main`` (creates one per command).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ business days (fewer requests); otherwise it reads the daily indexes like ``form
 Each day is then loaded and recorded exactly as the nightly run records it, so a backfilled
 day is never fetched again. ``backfill_cik`` reads ``data.sec.gov/submissions/CIK##########.json``
 and every page it names under ``files``, and fetches each ownership filing once. Both report
-progress through a callback (a bar on a terminal, log lines elsewhere: ``flows.progress``).
+progress through a callback (a bar on a terminal, log lines elsewhere: ``flows.pipeline.progress``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from datetime import date
 
 import httpx
 
-from flows.config import Settings
-from flows.edgar import fetch_json, fetch_quarterly_index
-from flows.ingest import (
+from form4.flows.config import Settings
+from form4.flows.edgar.endpoints import fetch_json, fetch_quarterly_index
+from form4.flows.pipeline.ingest import (
     BatchResult,
     DayResult,
     business_days,
@@ -27,12 +27,12 @@ from flows.ingest import (
     ingest_entries,
     load_new,
 )
-from parsers.errors import FetchError, ParseError
-from parsers.index import ownership_entries, parse_index
-from parsers.records import IndexEntry
-from parsers.submissions import parse_submissions_json
-from warehouse.db import Warehouse
-from warehouse.raw import RawStore
+from form4.parsers.errors import FetchError, ParseError
+from form4.parsers.index import ownership_entries, parse_index
+from form4.parsers.records import IndexEntry
+from form4.parsers.submissions import parse_submissions_json
+from form4.warehouse.db import Warehouse
+from form4.warehouse.raw import RawStore
 
 __all__ = ["QuarterPlan", "backfill_cik", "backfill_range", "plan_range", "quarter_of"]
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import duckdb
 
-from warehouse.insider_report import build_report, summary_paragraph
+from form4.warehouse.insider_report import build_report, summary_paragraph
 
 __all__ = ["TOP", "highlights_markdown"]
 

@@ -1,8 +1,9 @@
-"""The EDGAR rate limit shared by every form4 process of a user on one machine.
+"""The EDGAR rate limit: ``RateLimiter`` for one process's threads, ``SharedRateLimiter`` for
+every form4 process of a user on one machine, and ``make_limiter`` choosing between them.
 
 EDGAR counts requests per machine (its IP address), not per process: a nightly ingest and a
 backfill into another warehouse, run at the same time, must stay under 10 requests/s
-together. ``SharedRateLimiter`` keeps the same sliding log as ``flows.http.RateLimiter`` (a
+together. ``SharedRateLimiter`` keeps the same sliding log as ``RateLimiter`` (a
 request may start when the ``n``-th previous one started at least one window ago), but in a
 small file that every process locks (``flock``) while it reads the log, decides and appends
 its start time. Threads of one process take turns at the file under a thread lock (``flock``
@@ -13,23 +14,29 @@ times ahead of the clock (left by a previous boot) are dropped. The file holds t
 ``MAX_ENTRIES`` starts of the last 10 seconds (more than any window at a rate of 0.1/s or
 above), so a slower process sharing the file still sees every start it must count. A file
 without the log's magic bytes reads as an empty log. Linux and macOS (``fcntl``);
-``flows.http.make_limiter`` falls back to the per-process limiter where ``fcntl`` does not
+``make_limiter`` falls back to the per-process limiter where ``fcntl`` does not
 exist.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
 import time
 from array import array
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from parsers.errors import ConfigError, FetchError
+from form4.parsers.errors import ConfigError, FetchError
+
+if TYPE_CHECKING:
+    from form4.flows.config import Settings
 
 try:
     import fcntl
@@ -38,12 +45,20 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = [
     "AVAILABLE",
+    "Limiter",
+    "RateLimiter",
+    "make_limiter",
     "MARGIN_S",
     "MAX_ENTRIES",
     "SharedRateLimiter",
     "rate_file",
     "sliding_window",
 ]
+
+log = logging.getLogger("form4.http")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
 
 AVAILABLE = fcntl is not None
 MAX_ENTRIES = 2048  # two seconds at the fastest rate any test or bench uses
@@ -52,7 +67,7 @@ _MIN_SLEEP_S = 0.001
 _MAGIC = b"form4rt1"  # 8 bytes, so the start times that follow stay aligned
 
 
-MARGIN_S = 0.08  # see flows.http.RateLimiter
+MARGIN_S = 0.08  # see RateLimiter
 
 
 def sliding_window(rate: float, margin_s: float) -> tuple[int, float]:
@@ -143,3 +158,64 @@ def _read(fd: int) -> array[float]:
     if data.startswith(_MAGIC) and len(data) % 8 == 0:
         log.frombytes(data[len(_MAGIC) :])
     return log
+
+
+class Limiter(Protocol):
+    def acquire(self) -> float:
+        """Block until a request may start; returns the start time granted."""
+        ...
+
+
+class RateLimiter:
+    """At most ``rate`` requests per second, measured over *any* one-second window.
+
+    A sliding log of the last ``n`` start times (``n = floor(rate)``): a request may start only
+    when the ``n``-th previous one started at least one second ago, plus ``margin_s`` so that
+    arrival jitter at the server never packs ``n + 1`` requests into one window. The margin
+    (80 ms, ~8% of the throughput) covers a thread that is slow to get the GIL or the network
+    after its turn: at 30 ms a loaded 2-core CI machine once showed 11 in a second. A fractional
+    rate is rounded down (2.5/s admits 2 in any second); below 1/s, one request per ``1/rate``
+    seconds. Thread-safe; one instance is shared by every worker of a run.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        margin_s: float = MARGIN_S,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self.slots, self.window_s = sliding_window(rate, margin_s)
+        self._starts: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    def acquire(self) -> float:
+        """Block until a request may start; returns the start time granted."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._starts and self._starts[0] + self.window_s <= now:
+                    self._starts.popleft()
+                if len(self._starts) < self.slots:
+                    self._starts.append(now)
+                    return now
+                wait = self._starts[0] + self.window_s - now
+            self._sleep(max(wait, _MIN_SLEEP_S))
+
+
+def make_limiter(settings: Settings) -> Limiter:
+    """The rate limiter of a run: shared through ``settings.rate_dir`` by every form4 process of
+    this user against the same host (``SharedRateLimiter``), else this process's own. A
+    directory that cannot be used (say a read-only home in a container) is logged and the run
+    goes on with its own limiter, which is what it had before sharing existed."""
+    if settings.rate_dir is None or not AVAILABLE:
+        return RateLimiter(settings.max_rps)
+    path = rate_file(settings.rate_dir, settings.edgar_url)
+    try:
+        return SharedRateLimiter(path, settings.max_rps)
+    except ConfigError as exc:
+        log.warning("%s; this run counts only its own requests (set FORM4_RATE_DIR)", exc)
+        return RateLimiter(settings.max_rps)

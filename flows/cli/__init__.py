@@ -1,0 +1,7 @@
+"""The command line: ``main`` (the ``form4`` command and its subcommands), ``output`` (what it
+prints), ``demo`` (the offline demo) and ``mirror`` (the loopback EDGAR mirror the demo, the
+tests and the bench serve from)."""
+
+from form4.flows.cli.main import main
+
+__all__ = ["main"]
