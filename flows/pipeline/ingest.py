@@ -87,10 +87,12 @@ class BatchResult:
     rejected: int = 0
     failed: int = 0
     unknown_schema: int = 0  # loaded, but of a schema version form4 does not know yet
+    price_range_unusable: int = 0  # loaded rows whose footnoted price range was not published
     reject_reasons: list[str] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
         self.unknown_schema += other.unknown_schema
+        self.price_range_unusable += other.price_range_unusable
         self.fetched += other.fetched
         self.loaded += other.loaded
         self.rejected += other.rejected
@@ -208,6 +210,9 @@ def process_entries(
             result.loaded = len(filings)
             result.unknown_schema = sum(
                 1 for f in filings if f.document.schema_version not in KNOWN_SCHEMA_VERSIONS
+            )
+            result.price_range_unusable = sum(
+                t.price_range_unusable for f in filings for t in f.document.transactions
             )
             result.rejected = len(rejects)
             result.failed = len(failures)
