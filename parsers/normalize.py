@@ -133,6 +133,11 @@ _NEGATION = re.compile(
     r"\b(?:not|no|neither|nor|never)\b[^.;]{0,50}\b(?:to cover|s(?:ell|old|ale)[- ]to[- ]cover|"
     r"to satisfy|to pay|for (?:the )?payment|to fund|tax|exercise price)"
 )
+# "not a discretionary trade", "did not have discretion over the sale": about who decided,
+# not a denial of the reason; taken out before negations are looked for
+_NOT_DISCRETION = re.compile(
+    r"\b(?:not|no)\b[^.;,]{0,40}?\bdiscretion\w*(?: (?:of|over|by) the \w+)?"
+)
 _RULE_TEXT = re.compile(r"\b16b-3\b|\brule 16b")  # the exemption's own wording, not a reason
 
 
@@ -165,7 +170,8 @@ def _text_reason(text: str) -> tuple[str, str] | None:
 def _sentence_reason(sentence: str) -> str | None:
     if not any(cue in sentence for cue in _CUES):
         return None
-    if _NEGATION.search(sentence) or _RULE_TEXT.search(sentence):
+    denial = _NOT_DISCRETION.sub(" ", sentence) if "discretion" in sentence else sentence
+    if _NEGATION.search(denial) or _RULE_TEXT.search(sentence):
         return None
     cleaned = _NOT_TAX.sub(" ", sentence) if "tax" in sentence else sentence
     sale = _SALE.search(cleaned) is not None
@@ -191,7 +197,7 @@ def _sentence_reason(sentence: str) -> str | None:
 
 
 def _original_sentence(text: str, lowered: str) -> str:
-    """The sentence as filed (whitespace folded), for ``sale_reason_text``."""
+    """The sentence as filed (whitespace, dashes and quotes folded), for ``sale_reason_text``."""
     for sentence in _SENTENCE.split(_norm(text)):
         if sentence.lower() == lowered:
             return sentence

@@ -282,6 +282,10 @@ def test_the_summary_says_which_reason_each_insiders_sales_had(tmp_path: Path) -
         daily = wh.con.execute(
             "SELECT exercise_sold_shares, discretionary_sold_shares FROM issuer_daily"
         ).fetchall()
+        open_market = wh.con.execute(
+            "SELECT shares, sale_reason FROM open_market WHERE transaction_code = 'S'"
+        ).fetchall()
+    assert open_market == [(Decimal("300"), "discretionary")]  # exercise sales stay out
     (ceo,) = report.insiders
     assert ceo.figures["exercise_sold_shares"] == Decimal("300")
     assert ceo.figures["discretionary_sold_shares"] == Decimal("300")
@@ -291,3 +295,28 @@ def test_the_summary_says_which_reason_each_insiders_sales_had(tmp_path: Path) -
         "sold 100 shares to pay the taxes on an option exercise, sold 200 shares to pay an "
         "option exercise price, sold 300 shares" in text
     )
+
+
+def test_an_exercises_share_leg_is_not_reported_again_as_another_transaction(
+    tmp_path: Path,
+) -> None:
+    """Guards against one option exercise (Table II, with its Table I share leg) showing up
+    both as an exercise and as "1 code M transaction" of something else."""
+    filing = make_filing(
+        "0002900001-26-000061",
+        owners=(CEO,),
+        rows=(
+            row(1, "M", "2000", "1"),
+            row(2, "S", "2000", "3"),
+            row(1, "M", "2000", "1", derivative=True, kind="option"),
+        ),
+    )
+    with Warehouse(tmp_path / "m.duckdb") as wh:
+        wh.load_batch([filing])
+        report = build_report(wh.con, "NWTX", DAY, DAY)
+    (ceo,) = report.insiders
+    assert ceo.other == ()
+    assert ceo.figures["exercised_shares"] == Decimal("2000")
+    text = summary_paragraph(report)
+    assert "sold 2,000 shares at $3.00 (discretionary), exercised 2,000 derivative" in text
+    assert "code M" not in text

@@ -56,6 +56,9 @@ REAL: list[tuple[str, str]] = [
     ("Includes shares acquired through quarterly dividend reinvestment.", DISC),
     ("reporting person's estate planning vehicle is a limited partner", DISC),
     ("The RSUs are fully vested on the grant date.", DISC),
+    ("in lieu of quarterly retainer fees of $21,250 for service on the Issuer's Board", DISC),
+    ("Each share of Class B Common Stock is convertible into one share of Class A Common Stock at the option of the holder and has no expiration date.", DISC),  # noqa: E501
+    ("Represents restricted stock units granted to the Reporting Person. The shares subject to this award vest in full on the date", DISC),  # noqa: E501
     ("Each RSU represents a contingent right to receive 1 share of the Issuer's Class A", DISC),
     ("Dividend equivalent rights accrue when and as dividends are paid", DISC),
     ("earned from the vesting and settlement of a Performance Stock Unit", DISC),
@@ -83,7 +86,10 @@ MODELLED: list[tuple[str, str]] = [
     ("Automatically sold to cover tax withholding obligations.", STC),
     ("Shares were sold in a broker-assisted transaction to pay withholding taxes due on the vesting of performance share units.", STC),  # noqa: E501
     ("Sales to cover the Reporting Person\u2019s tax withholding obligations upon vesting of RSUs, effected under a Rule 10b5-1 plan.", STC),  # noqa: E501
+    ("The Reporting Person did not have discretion over the sale, which was made to cover tax withholding obligations upon the vesting of RSUs.", STC),  # noqa: E501
+    ("Represents shares sold by the reporting person to satisfy tax withholding obligations in connection with the net settlement of restricted stock units.", STC),  # noqa: E501
     # exercise tax: taxes due on an option or warrant exercise
+    ("Shares sold to cover taxes upon the exercise of vested stock options.", TAX),
     ("The shares were sold solely to satisfy the reporting person's tax withholding obligations related to the exercise of stock options.", TAX),  # noqa: E501
     ("Represents shares sold to cover the taxes due upon the exercise of stock options.", TAX),
     ("Shares sold to pay withholding taxes arising from the exercise of warrants.", TAX),

@@ -43,8 +43,10 @@ __all__ = [
 FIGURE_NAMES = tuple(FIGURES)
 _CODES_OF: dict[str, str] = dict(FIGURE_ROWS)
 _CODES_OF["sold_avg_price"] = FIGURE_ROWS["sold_shares"]
-# Rows that no figure counts (conversions, other dispositions, Table II sales, ...).
-_OTHER_ROWS = "NOT coalesce(" + " OR ".join(f"({c})" for c in FIGURE_ROWS.values()) + ", false)"
+# Rows that no figure counts (conversions, other dispositions, Table II sales, ...); the
+# share leg (Table I) of an exercise is the exercise counted in Table II, not another event.
+_COUNTED = [*FIGURE_ROWS.values(), "transaction_code IN ('M', 'X', 'O') AND NOT is_derivative"]
+_OTHER_ROWS = "NOT coalesce(" + " OR ".join(f"({c})" for c in _COUNTED) + ", false)"
 _SALE_REASONS = ("sell_to_cover", "exercise_tax", "exercise_cost", "discretionary")
 _COMPANY = re.compile(
     r"\b(?:llc|l\.l\.c|lp|l\.p|inc|corp|co|ltd|fund|trust|partners|capital|holdings|"
@@ -335,7 +337,7 @@ def _activity(person: InsiderActivity) -> str:
         price = _price(avg) if len(reasons) == 1 else ""
         why = _REASON_WORDS[reason]
         if reason == "discretionary":
-            why = "under a Rule 10b5-1 plan" if person.sold_under_10b5_1 else ""
+            why = "under a Rule 10b5-1 plan" if person.sold_under_10b5_1 else "(discretionary)"
         parts.append(f"sold {_n(shares)} shares{price}" + (f" {why}" if why else ""))
     if person.get("bought_shares"):
         parts.append(f"bought {_n(person.get('bought_shares'))} shares")
