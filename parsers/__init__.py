@@ -63,7 +63,7 @@ __all__ = [
     "ownership_entries",
     "parse_index",
     "parse_ownership",
-    "price_range",
     "parse_submission",
+    "price_range",
     "signed_delta",
 ]

@@ -94,8 +94,9 @@ _NOT_TAX = re.compile(
     r"tax[- ](?:planning|exempt|free|efficient|deferred|advantaged)|estate tax|gift tax|"
     r"tax purposes|tax[- ]loss|tax advice|tax[- ]qualified"
 )
-# words one of which every deciding sentence holds (checked before any regex)
-_CUES = ("tax", "cover", "cashless", "exercise", "withh", "same", "price", "cost")
+# words one of which every deciding sentence holds (checked before any regex): weighted-
+# average, plan and ownership footnotes, most of a filing's, hold none of them
+_CUES = ("tax", "withh", "cover", "cashless", "exercis", "strike", "purchase price")
 _STRONG = re.compile(r"\bs(?:ell|old|ale|ales)[- ]to[- ]cover\b")
 _EXERCISE_COST = re.compile(
     r"\bcashless\b|\bnet exercise|\bbroker[- ]assisted exercise|"
@@ -168,15 +169,22 @@ def _text_reason(text: str) -> tuple[str, str] | None:
 
 
 def _sentence_reason(sentence: str) -> str | None:
-    if not any(cue in sentence for cue in _CUES):
+    taxed = "tax" in sentence or "withh" in sentence
+    cost = "cashless" in sentence or "strike" in sentence or "purchase price" in sentence
+    cost = cost or ("exercis" in sentence and ("price" in sentence or "cost" in sentence
+                                               or "net" in sentence or "sale" in sentence
+                                               or "sell" in sentence))  # fmt: skip
+    if not (taxed or cost or "cover" in sentence):
         return None
     denial = _NOT_DISCRETION.sub(" ", sentence) if "discretion" in sentence else sentence
     if _NEGATION.search(denial) or _RULE_TEXT.search(sentence):
         return None
     cleaned = _NOT_TAX.sub(" ", sentence) if "tax" in sentence else sentence
     sale = _SALE.search(cleaned) is not None
-    if _EXERCISE_COST.search(cleaned) and (
-        sale or "cashless" in cleaned or "net exercise" in cleaned
+    if (
+        cost
+        and _EXERCISE_COST.search(cleaned)
+        and (sale or "cashless" in cleaned or "net exercise" in cleaned)
     ):
         return "exercise_cost"
     tax = ("tax" in cleaned or "withh" in cleaned) and _TAX.search(cleaned) is not None
