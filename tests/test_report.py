@@ -263,6 +263,9 @@ def test_gifts_and_other_codes_get_their_own_figures_with_accession_numbers(
     assert "reported 1 code C transaction(s) (conversion of derivative security)" in text
     assert "other transaction" not in text
     assert "code J: Other acquisition or disposition" in render_text(report)
+    markdown = render_markdown(report)
+    assert "code C, Conversion of derivative security: 1 transaction(s), 3,000 shares" in markdown
+    assert "(0002900001-26-000042)" in markdown
 
 
 def test_the_summary_says_which_reason_each_insiders_sales_had(tmp_path: Path) -> None:

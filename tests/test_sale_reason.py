@@ -9,13 +9,16 @@ they were not made to cover taxes). Each phrasing carries the reason it must get
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from form4.flows.cli.demo import SAMPLE_DATA
-from form4.parsers.normalize import SALE_REASONS, classify_sale, is_sell_to_cover
+from form4.parsers.normalize import SALE_REASONS, classify_sale, is_sell_to_cover, price_range
 from form4.parsers.ownership import parse_ownership
 from form4.parsers.records import Transaction
 from form4.parsers.sgml import parse_submission
@@ -228,3 +231,34 @@ def test_corpus_s_rows_all_get_a_reason_and_other_rows_none(corpus: Path) -> Non
                 assert t.is_sell_to_cover == (t.sale_reason == STC)
             else:
                 assert t.sale_reason is None and t.sale_reason_text is None, path.name
+
+
+_WORDS = st.sampled_from(
+    "the shares were sold sale to cover pay satisfy tax taxes withholding obligations vesting "
+    "of restricted stock units rsus exercise exercised options warrant price cashless net "
+    "same-day not no plan 10b5-1 estate gift planning from $1.00 $2.00 to between and ranging "
+    "low high of a . ; , weighted average".split()
+)
+_TEXTS = st.lists(st.lists(_WORDS, max_size=30).map(" ".join), max_size=3)
+
+
+@given(texts=_TEXTS)
+def test_any_footnote_text_gets_one_reason_and_a_sentence_it_holds(texts: list[str]) -> None:
+    """Guards against the classifier raising on odd text, inventing a reason outside the four,
+    or citing a sentence the footnotes do not hold."""
+    reason, sentence = classify_sale(texts)
+    assert reason in SALE_REASONS
+    assert (sentence is None) == (reason == DISC)
+    if sentence is not None:
+        assert any(sentence in " ".join(t.split()) for t in texts)
+
+
+@given(texts=_TEXTS, cents=st.one_of(st.none(), st.integers(0, 500)))
+def test_a_published_range_always_holds_the_rows_price(texts: list[str], cents: int | None) -> None:
+    """Guards against a range with low above high, or not holding the price, being published."""
+    price = None if cents is None else Decimal(cents) / 100
+    found = price_range(texts, price)
+    if found is not None:
+        low, high = found
+        assert low <= high
+        assert price is None or low <= price <= high

@@ -512,6 +512,16 @@ def render_markdown(report: IssuerReport) -> str:
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|")
     out += ["| " + " | ".join(row) + " |" for row in rows]
+    others = [
+        f"- {_names(p)}: code {o.code}{' (Table II)' if o.is_derivative else ''}, "
+        f"{o.description}: {o.transactions} transaction(s)"
+        + (f", {_n(o.shares)} shares" if o.shares else "")
+        + f" ({', '.join(o.accessions)})"
+        for p in report.insiders
+        for o in p.other
+    ]
+    if others:
+        out += ["", "Other transactions:", "", *others]
     return "\n".join(out) + "\n"
 
 
