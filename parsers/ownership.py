@@ -49,16 +49,22 @@ from form4.parsers.xmlutil import (
     value_of,
 )
 
-__all__ = ["FIELD_OF_ELEMENT", "KNOWN_SCHEMA_VERSIONS", "SCHEMA_VERSIONS", "parse_ownership"]
+__all__ = [
+    "FIELD_OF_ELEMENT",
+    "KNOWN_SCHEMA_VERSIONS",
+    "SCHEMA_VERSIONS",
+    "is_known_schema_version",
+    "parse_ownership",
+]
 
 # Schema versions of the ownership document EDGAR has published, by form (amendments use
-# their form's). Forms 4 and 5 share one series and Form 3 has its own (X0201-X0206; X0204 to
-# X0206 came out while Forms 4 and 5 were at X0303-X0306) up to X0306; the releases since
-# (X0407 with the Rule 10b5-1 checkbox in 2023, X0508, X0609) are numbered for all three.
-# The technical specification (../shared/reference, v3 of April 2010) lists no version
-# numbers: EDGAR writes the current one into every disseminated document, so this list comes
-# from the documents themselves. Documents of any other version are parsed best-effort and
-# counted by the ingest summary.
+# their form's). Forms 4 and 5 share one series (X0201-X0203, X0301-X0306, then X0407 with the
+# Rule 10b5-1 checkbox in 2023, X0508 and X0609); Form 3 has its own, X0201-X0206 (X0204 to
+# X0206 came out while Forms 4 and 5 were at X0304-X0306; a Form 3 of 2024 in the corpus is
+# still X0206). The releases from X0407 on are accepted for Form 3 too. The technical
+# specification (../shared/reference, v3 of April 2010) lists no version numbers (EDGAR writes
+# the current one into every disseminated document), so the list comes from the documents.
+# Documents of any other version are parsed best-effort and counted by the ingest summary.
 _LATER = ("X0407", "X0508", "X0609")
 SCHEMA_VERSIONS: dict[str, frozenset[str]] = {
     "3": frozenset({"X0201", "X0202", "X0203", "X0204", "X0205", "X0206", *_LATER}),
@@ -68,6 +74,13 @@ SCHEMA_VERSIONS: dict[str, frozenset[str]] = {
 }
 SCHEMA_VERSIONS["5"] = SCHEMA_VERSIONS["4"]
 KNOWN_SCHEMA_VERSIONS = frozenset().union(*SCHEMA_VERSIONS.values())
+
+
+def is_known_schema_version(document_type: str | None, version: str | None) -> bool:
+    """``version`` is one EDGAR has published for this form ("4/A" is a Form 4)."""
+    form = (document_type or "").strip().upper().removesuffix("/A")
+    return version in SCHEMA_VERSIONS.get(form, KNOWN_SCHEMA_VERSIONS)
+
 
 # Which column a footnote annotates, by the element it sits in (nearest ancestor wins).
 FIELD_OF_ELEMENT: dict[str, str] = {

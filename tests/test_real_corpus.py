@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from form4.parsers.ownership import SCHEMA_VERSIONS, parse_ownership
+from form4.parsers.ownership import SCHEMA_VERSIONS, is_known_schema_version, parse_ownership
 from form4.parsers.records import ParsedFiling
 from form4.parsers.sgml import parse_submission
 from form4.warehouse.schema import TABLES
@@ -123,9 +123,12 @@ def test_every_real_filings_schema_version_is_a_known_one_for_its_form(corpus: P
         doc = parse_ownership(data if path.suffix == ".xml" else parse_submission(data).xml)
         form = doc.document_type.removesuffix("/A")
         assert doc.schema_version in SCHEMA_VERSIONS[form], (path.name, doc.schema_version)
+        assert is_known_schema_version(doc.document_type, doc.schema_version)
         seen.add((form, doc.schema_version or ""))
     assert {v for f, v in seen if f == "3"} >= {"X0203", "X0204", "X0206"}
     assert {v for f, v in seen if f == "4"} >= {"X0303", "X0306", "X0407", "X0508"}
+    assert not is_known_schema_version("3", "X0306")  # a Form 4 series version on a Form 3
+    assert is_known_schema_version("4/A", "X0609") and not is_known_schema_version("4", "X0710")
 
 
 def test_form4_ingest_of_a_day_holding_every_corpus_filing_equals_the_direct_parse(
