@@ -69,8 +69,8 @@ def large_filing(n: int) -> bytes:
 
 
 def _clear_caches() -> None:
-    for fn in (normalize._split, normalize._cover_sentence, normalize._mentions_plan,
-               normalize._price_range, normalize._security_kind):  # fmt: skip
+    for fn in (normalize._split, normalize._text_reason, normalize._mentions_plan,
+               normalize._text_ranges, normalize._security_kind):  # fmt: skip
         fn.cache_clear()
 
 

@@ -18,6 +18,7 @@ from form4.parsers.errors import (
     WorkerError,
 )
 from form4.parsers.index import ownership_entries, parse_index
+from form4.parsers.normalize import classify_sale, price_range
 from form4.parsers.ownership import parse_ownership
 from form4.parsers.records import (
     FieldFootnote,
@@ -57,10 +58,12 @@ __all__ = [
     "SubmissionHeader",
     "Transaction",
     "WorkerError",
+    "classify_sale",
     "code_info",
     "ownership_entries",
     "parse_index",
     "parse_ownership",
     "parse_submission",
+    "price_range",
     "signed_delta",
 ]

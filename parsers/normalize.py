@@ -3,18 +3,25 @@
 Pure functions over the texts linked to one row (its footnotes, and the filing's remarks),
 used by ``parsers.ownership`` for every transaction:
 
-- ``is_sell_to_cover``: an S whose texts say the shares were sold to pay the tax due on the
-  vesting or settlement of an award (RSUs, PSUs, restricted stock). A sentence qualifies when
-  it says "sell to cover" (not "to cover the exercise price"), or names a tax obligation, a
-  verb of paying it (cover, satisfy, pay, fund, meet), a sale and a vesting or settlement
-  event; a negation in the sentence ("not ... to cover") disqualifies it. Tax *planning*,
-  estate tax and tax-exempt trusts are not tax obligations. Every other code is False: F is
-  shares withheld by the issuer, not a sale in the market.
+- ``classify_sale(texts) -> (reason, sentence)``: why a sale (code S) happened, one of
+  ``SALE_REASONS``. Each sentence is read on its own (cheap word checks first, each distinct
+  footnote memoised), the first that gives a reason decides, and a negation in it ("not ...
+  to cover") or the wording of the Rule 16b-3 exemption itself disqualifies it:
+  ``exercise_cost`` when shares were sold to pay an exercise price (cashless, net or
+  same-day exercise and sale, "to cover the exercise price"); ``exercise_tax`` when a sale
+  paid a tax obligation and the event named is an option or warrant exercise;
+  ``sell_to_cover`` when it paid the tax due on the vesting, settlement or release of an award
+  (RSUs, PSUs, restricted stock), or says "sell to cover", issuer-mandated sales included;
+  ``discretionary`` otherwise: plan sales, taxes paid with no award or exercise named, tax
+  *planning*, estate and gift tax, shares *withheld* (that is code F, not a sale).
+  ``is_sell_to_cover`` and ``sell_to_cover_reason`` are that reason for S rows.
 - ``is_10b5_1``: a linked text says the row was made under a Rule 10b5-1 plan (not negated);
   otherwise, when the filing's aff10b5One box is checked and no text of the filing names a
   plan, its open-market rows (P and S) are taken to be under the plan.
-- ``price_range``: "prices ranging from $1.75 to $1.86" and its variants; None when no range
-  or when the texts give several different ones.
+- ``row_price_range(texts, price)`` / ``price_range(texts, price)``: a weighted-average range
+  in any common wording ("prices ranging from $1.75 to $1.86", "ranged from", "sold from $X to
+  $Y", "between $X and $Y", "a low of / a high of"), published only when low <= high and the
+  row's price lies within it; of several ranges in one footnote, the one holding the price.
 - ``security_kind``: option, rsu, psu, warrant, convertible or other, for derivative rows,
   from the title first and the texts when the title says nothing.
 """
@@ -25,12 +32,18 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = [
+    "SALE_REASONS",
+    "PriceRange",
+    "classify_sale",
+    "has_price_range",
     "is_10b5_1",
     "is_sell_to_cover",
     "mentions_10b5_1",
     "price_range",
+    "row_price_range",
     "security_kind",
     "sell_to_cover_reason",
 ]
@@ -73,65 +86,138 @@ def _sentences(texts: Sequence[str]) -> list[str]:
     return out
 
 
-# ------------------------------------------------------------------ sell to cover
+# ------------------------------------------------------------------ why a sale happened
+
+SALE_REASONS = ("sell_to_cover", "exercise_tax", "exercise_cost", "discretionary")
 
 _NOT_TAX = re.compile(
-    r"tax[- ](?:planning|exempt|free|efficient|deferred)|estate tax|gift tax|tax purposes"
+    r"tax[- ](?:planning|exempt|free|efficient|deferred|advantaged)|estate tax|gift tax|"
+    r"tax purposes|tax[- ]loss|tax advice|tax[- ]qualified"
 )
-_STRONG = re.compile(
-    r"\bsell[- ]to[- ]cover\b|\bsold to cover\b|\bsale to cover\b|\bsales to cover\b"
+# words one of which every deciding sentence holds (checked before any regex): weighted-
+# average, plan and ownership footnotes, most of a filing's, hold none of them
+_CUES = ("tax", "withh", "cover", "cashless", "exercis", "strike", "purchase price")
+_STRONG = re.compile(r"\bs(?:ell|old|ale|ales)[- ]to[- ]cover\b")
+_EXERCISE_COST = re.compile(
+    r"\bcashless\b|\bnet exercise|\bbroker[- ]assisted exercise|"
+    r"\bsame[- ]day (?:exercise and )?sales?\b|\bexercise[- ]and[- ]s(?:ell|ale)\b|"
+    r"\bexercise and same[- ]day sale|\bexercise costs?\b|\bcosts? of (?:the )?exercis|"
+    r"\b(?:pay|paying|payment of|pay for|cover|covering|satisfy|satisfying|fund|funding|"
+    r"finance|financing)\s+(?:the\s+|such\s+|its\s+|their\s+|his\s+|her\s+)?"
+    r"(?:aggregate\s+|applicable\s+|total\s+)?(?:option\s+|warrant\s+)?"
+    r"(?:exercise|strike|purchase) prices?\b"
 )
-_EXERCISE_PRICE = re.compile(r"(?:exercise|strike|purchase) price|cashless exercise|exercise cost")
 _TAX = re.compile(
     r"\btax(?:es)?\b[^.;]{0,40}?\b(?:withholding|obligations?|liabilit(?:y|ies)|due|owed|"
-    r"requirements?)\b|\bwithholding (?:tax|taxes|obligations?|requirements?)\b|"
-    r"\btax(?:es)? (?:withholding|liabilit)|\btaxes\b"
+    r"requirements?|payable|arising|incurred|triggered)\b|\bwithholding (?:tax|taxes|"
+    r"obligations?|requirements?|liabilit(?:y|ies)|amounts?)\b|\btax(?:es)? (?:withholding|"
+    r"liabilit)|\b(?:income|payroll|employment) tax(?:es)?\b|\bwithholding\b|\btaxes\b"
 )
 _PAY = re.compile(
-    r"\b(?:cover|covering|satisfy|satisfying|satisfaction|pay|paying|payment|fund|"
-    r"funding|meet|discharge|remit)\b"
+    r"\b(?:cover|covering|covers|satisfy|satisfying|satisfaction|pay|paying|payment|fund|"
+    r"funding|meet|discharge|remit|settle the)\b"
 )
-_SALE = re.compile(r"\b(?:sold|sale|sales|sell|sells|selling|disposed|disposition)\b")
-_EVENT = re.compile(
+_SALE = re.compile(r"\b(?:sold|sale|sales|sell|sells|selling|disposed|disposition|dispose)\b")
+_VEST = re.compile(
     r"\bvest(?:s|ed|ing)?\b|\bsettle(?:d|ment|s)?\b|\brelease[sd]?\b|restricted stock|"
-    r"\brsus?\b|\bpsus?\b|stock units?|share units?|\baward(?:s|ed)?\b|\bdelivery of shares"
+    r"restricted shares?|\b[pr]?rsus?\b|\bpsus?\b|stock units?|share units?|"
+    r"\baward(?:s|ed)?\b|\bdelivery of (?:the )?shares|\blapse\b"
+)
+_OPTION_EXERCISE = re.compile(
+    r"\bexercis(?:e|ed|es|ing)\b(?! price)|\b(?:stock )?options?\b|\bwarrants?\b|\bsars?\b"
+)
+_UNIT_EVENT = re.compile(
+    r"\b[pr]?rsus?\b|\bpsus?\b|stock units?|share units?|restricted stock|restricted shares?|"
+    r"\bsettle(?:d|ment|s)?\b|\brelease[sd]?\b"
 )
 _NEGATION = re.compile(
-    r"\b(?:not|no|neither|nor)\b[^.;]{0,50}\b(?:to cover|sell[- ]to[- ]cover|to satisfy|"
-    r"to pay|for (?:the )?payment|tax)"
+    r"\b(?:not|no|neither|nor|never)\b[^.;]{0,50}\b(?:to cover|s(?:ell|old|ale)[- ]to[- ]cover|"
+    r"to satisfy|to pay|for (?:the )?payment|to fund|tax|exercise price)"
 )
+# "not a discretionary trade", "did not have discretion over the sale": about who decided,
+# not a denial of the reason; taken out before negations are looked for
+_NOT_DISCRETION = re.compile(
+    r"\b(?:not|no)\b[^.;,]{0,40}?\bdiscretion\w*(?: (?:of|over|by) the \w+)?"
+)
+_RULE_TEXT = re.compile(r"\b16b-3\b|\brule 16b")  # the exemption's own wording, not a reason
+
+
+def classify_sale(texts: Sequence[str]) -> tuple[str, str | None]:
+    """Why a sale (code S) happened, from the texts linked to its row (its footnotes, then the
+    filing's remarks): ``(reason, sentence)`` with ``reason`` one of ``SALE_REASONS`` and
+    ``sentence`` the one that decided it (None for ``discretionary``). The first text that
+    gives a reason wins. Pure and memoised per distinct text; usable on any footnote texts."""
+    for text in texts:
+        if text:
+            found = _text_reason(text)
+            if found is not None:
+                return found
+    return "discretionary", None
+
+
+@lru_cache(maxsize=8192)
+def _text_reason(text: str) -> tuple[str, str] | None:
+    """The reason one footnote gives, with its sentence, or None (cached: footnotes recur)."""
+    lowered = text.lower()
+    if not any(cue in lowered for cue in _CUES):
+        return None
+    for sentence in _split(text):
+        reason = _sentence_reason(sentence)
+        if reason is not None:
+            return reason, _original_sentence(text, sentence)
+    return None
+
+
+def _sentence_reason(sentence: str) -> str | None:
+    taxed = "tax" in sentence or "withh" in sentence
+    cost = "cashless" in sentence or "strike" in sentence or "purchase price" in sentence
+    cost = cost or ("exercis" in sentence and ("price" in sentence or "cost" in sentence
+                                               or "net" in sentence or "sale" in sentence
+                                               or "sell" in sentence))  # fmt: skip
+    if not (taxed or cost or "cover" in sentence):
+        return None
+    denial = _NOT_DISCRETION.sub(" ", sentence) if "discretion" in sentence else sentence
+    if _NEGATION.search(denial) or _RULE_TEXT.search(sentence):
+        return None
+    cleaned = _NOT_TAX.sub(" ", sentence) if "tax" in sentence else sentence
+    sale = _SALE.search(cleaned) is not None
+    if (
+        cost
+        and _EXERCISE_COST.search(cleaned)
+        and (sale or "cashless" in cleaned or "net exercise" in cleaned)
+    ):
+        return "exercise_cost"
+    tax = ("tax" in cleaned or "withh" in cleaned) and _TAX.search(cleaned) is not None
+    vest = _VEST.search(cleaned) is not None
+    strong = _STRONG.search(cleaned)
+    # "sold to cover" needs a tax or an award to be about tax ("to cover a margin call" is
+    # not); "sell-to-cover" is the term itself
+    if strong is not None and (tax or vest or strong.group().startswith("sell")):
+        pass
+    elif not (tax and sale and _PAY.search(cleaned)):
+        return None
+    option = _OPTION_EXERCISE.search(cleaned) is not None
+    if option and _UNIT_EVENT.search(cleaned) is None:
+        return "exercise_tax"
+    if vest or strong is not None or "withholding" in cleaned:
+        return "sell_to_cover"
+    return None  # taxes paid from a sale, with no award or exercise: the seller's own choice
+
+
+def _original_sentence(text: str, lowered: str) -> str:
+    """The sentence as filed (whitespace, dashes and quotes folded), for ``sale_reason_text``."""
+    for sentence in _SENTENCE.split(_norm(text)):
+        if sentence.lower() == lowered:
+            return sentence
+    return lowered  # pragma: no cover - _split uses the same split
 
 
 def sell_to_cover_reason(code: str | None, texts: Sequence[str]) -> str | None:
     """The sentence that makes an S a sell-to-cover sale, or None."""
     if (code or "").strip().upper() != "S":
         return None
-    return _cover_sentence(tuple(texts))
-
-
-@lru_cache(maxsize=4096)
-def _cover_sentence(texts: tuple[str, ...]) -> str | None:
-    """Cached by footnote texts: the rows of a filing mostly share their footnotes."""
-    for sentence in _sentences(texts):
-        # every way below to qualify needs _STRONG ("cover") or _TAX ("tax", "withholding")
-        if "cover" not in sentence and "tax" not in sentence and "withholding" not in sentence:
-            continue
-        if _NEGATION.search(sentence):
-            continue
-        cleaned = _NOT_TAX.sub(" ", sentence)
-        strong = _STRONG.search(cleaned)
-        if strong and not _EXERCISE_PRICE.search(cleaned[strong.end() : strong.end() + 40]):
-            if _TAX.search(cleaned) or _EVENT.search(cleaned) or "sell" in strong.group():
-                return sentence
-        if (
-            _TAX.search(cleaned)
-            and _PAY.search(cleaned)
-            and _SALE.search(cleaned)
-            and _EVENT.search(cleaned)
-            and not (_EXERCISE_PRICE.search(cleaned) and "vest" not in cleaned)
-        ):
-            return sentence
-    return None
+    reason, sentence = classify_sale(texts)
+    return sentence if reason == "sell_to_cover" else None
 
 
 def is_sell_to_cover(code: str | None, texts: Sequence[str]) -> bool:
@@ -172,49 +258,96 @@ def is_10b5_1(
 
 # ------------------------------------------------------------------ price range
 
-_NUMBER = r"\$?\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-_RANGES = (
-    re.compile(rf"from a low of {_NUMBER} to a high of {_NUMBER}"),
-    re.compile(rf"rang(?:e|es|ed|ing) (?:from )?{_NUMBER}\s?(?:to|-|through|and)\s?{_NUMBER}"),
-    re.compile(rf"prices? (?:of|from) {_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"),
-    re.compile(rf"between {_NUMBER} and {_NUMBER}"),
+# A number as filed: "1,139.920", "66.8350", "12"; never the head of a longer number (so the
+# typo "1,1140.890" is not read as 1,114).
+_NUMBER = r"\$?\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?(?!\d))"
+_TO = r"\s?(?:to|-|through|and)\s?"
+# (pattern, whether the high is given first)
+_RANGES: tuple[tuple[re.Pattern[str], bool], ...] = (
+    (re.compile(rf"\blow of {_NUMBER}{_TO}(?:a )?high of {_NUMBER}"), False),
+    (re.compile(rf"\bhigh of {_NUMBER}{_TO}(?:a )?low of {_NUMBER}"), True),
+    (
+        re.compile(rf"\brang(?:e|es|ed|ing) (?:from )?(?:approximately )?{_NUMBER}{_TO}{_NUMBER}"),
+        False,
+    ),
+    (re.compile(rf"\bprices? (?:of|from) {_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"), False),
+    (re.compile(rf"\bbetween {_NUMBER} and {_NUMBER}"), False),
+    (re.compile(rf"\bfrom \${_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"), False),
 )
+# each pattern needs one of these words
+_RANGE_CUES = ("low", "high", "rang", "price", "between", "from $")
+
+
+class PriceRange(NamedTuple):
+    """A weighted-average price range as a footnote gives it, and whether it can be published:
+    low <= high and, when the row has a price, the price lies within it."""
+
+    low: Decimal
+    high: Decimal
+    usable: bool
 
 
 def _decimal(text: str) -> Decimal | None:
     try:
-        return Decimal(text.replace(",", ""))
+        value = Decimal(text.replace(",", ""))
     except InvalidOperation:
         return None
+    return value if value.is_finite() else None
 
 
-def price_range(texts: Sequence[str]) -> tuple[Decimal, Decimal] | None:
-    """The (low, high) of a weighted-average price footnote; None if absent or ambiguous."""
-    return _price_range(tuple(texts))
+@lru_cache(maxsize=8192)
+def _text_ranges(text: str) -> tuple[tuple[Decimal, Decimal], ...]:
+    """Every (low, high) one footnote gives, as written (a reversed one stays reversed), in
+    order, once each (cached per distinct text)."""
+    lowered = text.lower()
+    if not any(cue in lowered for cue in _RANGE_CUES):
+        return ()
+    norm = _norm(lowered)
+    found: dict[tuple[Decimal, Decimal], None] = {}
+    for pattern, high_first in _RANGES:
+        for match in pattern.finditer(norm):
+            first, second = _decimal(match.group(1)), _decimal(match.group(2))
+            if first is None or second is None:
+                continue
+            found.setdefault((second, first) if high_first else (first, second), None)
+    return tuple(found)
 
 
-@lru_cache(maxsize=4096)
-def _price_range(texts: tuple[str, ...]) -> tuple[Decimal, Decimal] | None:
-    found: set[tuple[Decimal, Decimal]] = set()
+def has_price_range(texts: Sequence[str]) -> bool:
+    """Some text gives a price range (usable or not)."""
+    return any(_text_ranges(text) for text in texts if text)
+
+
+def row_price_range(texts: Sequence[str], price: Decimal | None) -> PriceRange | None:
+    """The weighted-average price range of a row, from the texts linked to it (the footnotes
+    on its price if it has any, else all of its own), given its price (None when only
+    footnoted). None: the texts give no range. When they give several (one footnote for
+    several rows), the one that contains the row's price is the row's. Not ``usable``: low >
+    high, the price lies outside it, or no single range can be told to be the row's."""
+    ranges: dict[tuple[Decimal, Decimal], None] = {}
     for text in texts:
-        if not text:
-            continue
-        lowered = text.lower()
-        # each of _RANGES needs one of these words ("from a low of", "rang", "price", "between")
-        if not (
-            "low" in lowered or "rang" in lowered or "price" in lowered or "between" in lowered
-        ):
-            continue
-        norm = _norm(lowered)
-        for pattern in _RANGES:
-            for match in pattern.finditer(norm):
-                low, high = _decimal(match.group(1)), _decimal(match.group(2))
-                if low is None or high is None:
-                    continue
-                found.add((min(low, high), max(low, high)))
-            if found:
-                break
-    return found.pop() if len(found) == 1 else None
+        if text:
+            for found in _text_ranges(text):
+                ranges.setdefault(found, None)
+    if not ranges:
+        return None
+    candidates = list(ranges)
+    if price is not None and len(candidates) > 1:
+        containing = [(lo, hi) for lo, hi in candidates if lo <= price <= hi]
+        if len(containing) == 1:
+            return PriceRange(*containing[0], True)
+    low, high = candidates[0]
+    usable = len(candidates) == 1 and low <= high and (price is None or low <= price <= high)
+    return PriceRange(low, high, usable)
+
+
+def price_range(
+    texts: Sequence[str], price: Decimal | None = None
+) -> tuple[Decimal, Decimal] | None:
+    """The (low, high) to publish for a row of price ``price``, or None when the texts give
+    no range or none that is usable (see ``row_price_range``)."""
+    found = row_price_range(texts, price)
+    return (found.low, found.high) if found is not None and found.usable else None
 
 
 # ------------------------------------------------------------------ security kind

@@ -18,10 +18,11 @@ from typing import NamedTuple
 from form4.parsers.codes import code_info, signed_delta
 from form4.parsers.errors import ParseError
 from form4.parsers.normalize import (
+    classify_sale,
+    has_price_range,
     is_10b5_1,
-    is_sell_to_cover,
     mentions_10b5_1,
-    price_range,
+    row_price_range,
     security_kind,
 )
 from form4.parsers.records import (
@@ -48,26 +49,38 @@ from form4.parsers.xmlutil import (
     value_of,
 )
 
-__all__ = ["FIELD_OF_ELEMENT", "KNOWN_SCHEMA_VERSIONS", "parse_ownership"]
+__all__ = [
+    "FIELD_OF_ELEMENT",
+    "KNOWN_SCHEMA_VERSIONS",
+    "SCHEMA_VERSIONS",
+    "is_known_schema_version",
+    "parse_ownership",
+]
 
-# Schema versions EDGAR has published for Forms 3, 4 and 5 (X0201 in 2004 to X0609 in 2026).
+# Schema versions of the ownership document EDGAR has published, by form (amendments use
+# their form's). Forms 4 and 5 share one series (X0201-X0203, X0301-X0306, then X0407 with the
+# Rule 10b5-1 checkbox in 2023, X0508 and X0609); Form 3 has its own, X0201-X0206 (X0204 to
+# X0206 came out while Forms 4 and 5 were at X0304-X0306; a Form 3 of 2024 in the corpus is
+# still X0206). The releases from X0407 on are accepted for Form 3 too. The technical
+# specification (../shared/reference, v3 of April 2010) lists no version numbers (EDGAR writes
+# the current one into every disseminated document), so the list comes from the documents.
 # Documents of any other version are parsed best-effort and counted by the ingest summary.
-KNOWN_SCHEMA_VERSIONS = frozenset(
-    {
-        "X0201",
-        "X0202",
-        "X0203",
-        "X0301",
-        "X0302",
-        "X0303",
-        "X0304",
-        "X0305",
-        "X0306",
-        "X0407",
-        "X0508",
-        "X0609",
-    }
-)
+_LATER = ("X0407", "X0508", "X0609")
+SCHEMA_VERSIONS: dict[str, frozenset[str]] = {
+    "3": frozenset({"X0201", "X0202", "X0203", "X0204", "X0205", "X0206", *_LATER}),
+    "4": frozenset(
+        {"X0201", "X0202", "X0203", "X0301", "X0302", "X0303", "X0304", "X0305", "X0306", *_LATER}
+    ),
+}
+SCHEMA_VERSIONS["5"] = SCHEMA_VERSIONS["4"]
+KNOWN_SCHEMA_VERSIONS = frozenset().union(*SCHEMA_VERSIONS.values())
+
+
+def is_known_schema_version(document_type: str | None, version: str | None) -> bool:
+    """``version`` is one EDGAR has published for this form ("4/A" is a Form 4)."""
+    form = (document_type or "").strip().upper().removesuffix("/A")
+    return version in SCHEMA_VERSIONS.get(form, KNOWN_SCHEMA_VERSIONS)
+
 
 # Which column a footnote annotates, by the element it sits in (nearest ancestor wins).
 FIELD_OF_ELEMENT: dict[str, str] = {
@@ -276,20 +289,22 @@ class _Context:
         derivative_title: str | None,
         is_derivative: bool,
     ) -> _Facts:
-        """Sell-to-cover, 10b5-1, the weighted-average price range (from the footnotes on the
-        price if there are any, else all of the row's) and the derivative's kind."""
+        """Why a sale happened, 10b5-1, the texts a weighted-average price range is read from
+        (the footnotes on the price if there are any, else all of the row's; None when they
+        hold no range) and the derivative's kind."""
         key = (code, ids, price_ids, derivative_title, is_derivative)
         found = self._facts.get(key)
         if found is not None:
             return found
         texts = self.texts(ids)
         price_notes = [self.notes[i] for i in price_ids if i in self.notes]
-        low_high = price_range(price_notes or texts)
+        range_texts = tuple(price_notes or texts)
+        reason, reason_text = classify_sale(texts) if code == "S" else (None, None)
         facts = _Facts(
-            is_sell_to_cover(code, texts),
+            reason,
+            reason_text,
             is_10b5_1(code, texts, self.aff10b5_one, self.plan_mentioned),
-            low_high[0] if low_high else None,
-            low_high[1] if low_high else None,
+            range_texts if has_price_range(range_texts) else None,
             security_kind(derivative_title, texts) if is_derivative else None,
         )
         self._facts[key] = facts
@@ -297,10 +312,10 @@ class _Context:
 
 
 class _Facts(NamedTuple):
-    sell_to_cover: bool
+    sale_reason: str | None
+    sale_reason_text: str | None
     plan: bool
-    price_low: Decimal | None
-    price_high: Decimal | None
+    range_texts: tuple[str, ...] | None
     kind: str | None
 
 
@@ -346,6 +361,15 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         value = as_decimal(f[_TOTAL])
     title = clean(f[_TITLE])
     facts = ctx.facts(code, ids, price_ids, title if is_derivative else None, is_derivative)
+    low = high = None
+    unusable = False
+    if facts.range_texts is not None:
+        found = row_price_range(facts.range_texts, price)
+        if found is not None:
+            if found.usable:
+                low, high = found.low, found.high
+            else:
+                unusable = True
     # Every field positionally, in declaration order (see fast_constructor); the names are
     # pinned by tests/test_ownership.py::test_every_field_lands_in_its_own_column.
     return _new_transaction(
@@ -368,11 +392,14 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
         _upper(f[_TIMELINESS]),  # timeliness
         ids,  # footnote_ids
         links,  # field_footnotes
-        facts.sell_to_cover,  # is_sell_to_cover
+        facts.sale_reason == "sell_to_cover",  # is_sell_to_cover
         facts.plan,  # is_10b5_1
-        facts.price_low,  # price_range_low
-        facts.price_high,  # price_range_high
+        low,  # price_range_low
+        high,  # price_range_high
         facts.kind,  # security_kind
+        facts.sale_reason,  # sale_reason
+        facts.sale_reason_text,  # sale_reason_text
+        unusable,  # price_range_unusable
     )
 
 

@@ -148,11 +148,15 @@ class Transaction:
     footnote_ids: tuple[str, ...]
     field_footnotes: tuple[FieldFootnote, ...]
     # Normalisation for analysts (form4.parsers.classify), from the row's footnotes and remarks:
-    is_sell_to_cover: bool = False  # an S that sold shares to pay tax on vesting/settlement
+    is_sell_to_cover: bool = False  # sale_reason == 'sell_to_cover'
     is_10b5_1: bool = False  # made under a Rule 10b5-1 plan
     price_range_low: Decimal | None = None  # from a weighted-average price footnote
     price_range_high: Decimal | None = None
     security_kind: str | None = None  # derivative rows: option, rsu, psu, warrant, ...
+    # S rows: sell_to_cover, exercise_tax, exercise_cost or discretionary (None for other codes)
+    sale_reason: str | None = None
+    sale_reason_text: str | None = None  # the sentence that decided it (None: discretionary)
+    price_range_unusable: bool = False  # a range was given but cannot be this row's
 
 
 @dataclass(frozen=True, slots=True)

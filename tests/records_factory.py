@@ -126,8 +126,10 @@ def row(
     cover: bool = False,
     plan: bool = False,
     after: str | None = None,
+    reason: str | None = None,
 ) -> Transaction:
-    """A transaction row with the normalisation fields set directly."""
+    """A transaction row with the normalisation fields set directly. An S row's sale_reason
+    is ``reason``, else sell_to_cover with ``cover``, else discretionary."""
     base = transaction(line_no, code=code, shares=shares, price=price, is_derivative=derivative)
     disposed = code in ("S", "F", "D", "G") or (code in ("M", "X", "O") and derivative)
     qty = Decimal(shares)
@@ -137,7 +139,10 @@ def row(
         acquired_disposed="D" if disposed else "A",
         shares_delta=-qty if disposed else qty,
         security_kind=kind,
-        is_sell_to_cover=cover,
+        is_sell_to_cover=cover or reason == "sell_to_cover",
+        sale_reason=(reason or ("sell_to_cover" if cover else "discretionary"))
+        if code == "S"
+        else None,
         is_10b5_1=plan,
         shares_owned_after=Decimal(after) if after else None,
         footnote_ids=(),

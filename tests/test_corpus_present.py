@@ -18,3 +18,13 @@ def test_corpus_folders_hold_the_files_the_manifest_lists(corpus: Path) -> None:
     for rel in listed:
         assert (corpus / rel).is_file(), rel
     assert corpus_files("xml", "*.xml"), "no ownership XML found in the corpus"
+
+
+def test_the_real_corpus_holds_every_filing_its_manifest_lists(corpus: Path) -> None:
+    """Guards against the 329 real filings silently dropping out of the parametrized tests
+    (a moved folder collects zero cases, which pytest does not count as a failure)."""
+    lines = (corpus / "real/MANIFEST.tsv").read_text().splitlines()[1:]
+    listed = {line.split("\t", 1)[0] for line in lines if line.strip()}
+    files = corpus_files("real/xml", "*.xml") + corpus_files("real/txt", "*.txt")
+    assert len(listed) == len(files) == 329
+    assert {f"{p.parent.name}/{p.name}" for p in files} == listed

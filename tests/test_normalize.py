@@ -18,6 +18,7 @@ from form4.parsers.normalize import (
     is_sell_to_cover,
     mentions_10b5_1,
     price_range,
+    row_price_range,
     security_kind,
     sell_to_cover_reason,
 )
@@ -175,7 +176,7 @@ def test_plan_mentions_are_found_in_real_apple_footnotes(corpus: Path) -> None:
         ("at prices ranging from $1.75 - $1.86", ("1.75", "1.86")),
         ("sold at prices between $10.00 and $10.50", ("10.00", "10.50")),
         ("from a low of $1,234.50 to a high of $1,240", ("1234.50", "1240")),
-        ("prices ranging from 12.10 to 11.90", ("11.90", "12.10")),  # reversed
+        ("prices ranging from 12.10 to 11.90", None),  # low above high: not a range
         ("The price reported is a weighted average price.", None),
         ("ranging from $1.00 to $2.00 (first lot) and ranging from $3.00 to $4.00", None),
     ],
@@ -186,6 +187,90 @@ def test_price_ranges_are_read_from_weighted_average_footnotes(
     """Guards against missing or wrong low/high prices (or guessing between two ranges)."""
     result = price_range([text])
     assert result == (tuple(Decimal(x) for x in expected) if expected else None)
+
+
+@pytest.mark.parametrize(
+    ("text", "price", "expected", "usable"),
+    [
+        # real wordings (the 16 filings of one issuer, the typo of another)
+        (
+            "The price reported in Column 4 is a weighted average sale price of the shares sold "
+            "from $150.95 to $151.94 per share.",
+            "151.42",
+            ("150.95", "151.94"),
+            True,
+        ),
+        (
+            "These shares were sold in multiple transactions at prices ranging from $1,139.920 "
+            "to $1,1140.890, inclusive.",
+            "1140.52",
+            None,
+            False,
+        ),
+        (
+            "The shares were sold at prices that ranged from $20.01 to $20.65.",
+            "20.3",
+            ("20.01", "20.65"),
+            True,
+        ),  # noqa: E501
+        (
+            "Sold in multiple trades at prices between $5.10 and $5.40.",
+            "5.2",
+            ("5.10", "5.40"),
+            True,
+        ),  # noqa: E501
+        (
+            "The sales were made at a high of $33.50 and a low of $32.75.",
+            "33",
+            ("32.75", "33.50"),
+            True,
+        ),  # noqa: E501
+        ("at prices ranging from a low of $7.00 to a high of $7.45", "7.2", ("7.00", "7.45"), True),
+        ("prices ranging from $66.8350 to $66.9800 inclusive", None, ("66.8350", "66.9800"), True),
+        # one footnote for several rows: each row gets the range that holds its price
+        (
+            "Weighted average prices: line 1 at prices ranging from $10.00 to $10.99; line 2 at "
+            "prices ranging from $11.00 to $11.45.",
+            "11.2",
+            ("11.00", "11.45"),
+            True,
+        ),
+        # a range that does not hold the row's own price is not the row's range
+        ("prices ranging from $1.75 to $1.86, inclusive", "1.90", None, False),
+        ("prices ranging from $1.86 to $1.75, inclusive", "1.80", None, False),  # reversed
+        ("ranging from $1.00 to $2.00 and ranging from $3.00 to $4.00", None, None, False),
+        ("The price reported is a weighted average price.", "2", None, None),
+        ("The option was issued in lieu of retainer fees of $18,750.", None, None, None),
+    ],
+)
+def test_a_price_range_is_published_only_if_it_holds_the_rows_price(
+    text: str, price: str | None, expected: tuple[str, str] | None, usable: bool | None
+) -> None:
+    """Guards against empty ranges for common wordings, and against publishing a range that
+    a typo made (1,114 to 1,139.92 for a row at 1,140.52) or that belongs to another row."""
+    row_price = Decimal(price) if price is not None else None
+    found = row_price_range([text], row_price)
+    assert (found.usable if found is not None else None) is usable
+    want = tuple(Decimal(x) for x in expected) if expected else None
+    assert price_range([text], row_price) == want
+
+
+def test_every_range_in_the_real_corpus_holds_its_rows_price(corpus: Path) -> None:
+    """Guards against real weighted-average footnotes (36 filings of one wording, 20 of
+    another, ...) losing their range, or ranges published for the wrong row."""
+    from form4.parsers.ownership import parse_ownership
+
+    published = unusable = 0
+    for path in sorted(corpus.glob("real/xml/*.xml")):
+        for t in parse_ownership(path.read_bytes()).transactions:
+            if t.price_range_low is not None and t.price_range_high is not None:
+                published += 1
+                assert t.price_range_low <= t.price_range_high
+                if t.price_per_share is not None:
+                    assert t.price_range_low <= t.price_per_share <= t.price_range_high
+            unusable += t.price_range_unusable
+    assert published > 100
+    assert unusable == 0  # every range the corpus gives is its row's
 
 
 @pytest.mark.parametrize(

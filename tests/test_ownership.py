@@ -15,9 +15,16 @@ from form4.parsers.records import OwnershipDocument
 from form4.parsers.sgml import parse_submission
 from tests.conftest import corpus_files
 
-XML_FILES = corpus_files("xml", "*.xml")
-SUBMISSIONS = corpus_files("txt", "*.txt") + corpus_files("feed", "*.nc")
+XML_FILES = corpus_files("xml", "*.xml") + corpus_files("real/xml", "*.xml")
+SUBMISSIONS = (
+    corpus_files("txt", "*.txt") + corpus_files("feed", "*.nc") + corpus_files("real/txt", "*.txt")
+)
 ALL = [*XML_FILES, *SUBMISSIONS]
+
+
+def corpus_id(path: Path) -> str:
+    """The file's path inside the corpus (two folders may hold the same file name)."""
+    return "/".join(path.parts[-3:]) if path.parent.parent.name == "real" else path.name
 
 
 def ownership_bytes(path: Path) -> bytes:
@@ -35,7 +42,7 @@ def count(pattern: str, text: str) -> int:
     return len(re.findall(rf"<{pattern}[\s>]", text))
 
 
-@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL, ids=corpus_id)
 def test_every_corpus_document_parses_with_row_counts_matching_the_xml(
     path: Path, corpus: Path
 ) -> None:
@@ -58,7 +65,7 @@ def test_every_corpus_document_parses_with_row_counts_matching_the_xml(
     assert all(len(o.owner_cik) == 10 for o in doc.reporting_owners)
 
 
-@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL, ids=corpus_id)
 def test_no_value_text_in_a_corpus_document_is_lost(path: Path, corpus: Path) -> None:
     """Guards against a field the parser never reads: every non-empty <value> must surface."""
     xml = ownership_bytes(path)
@@ -380,6 +387,9 @@ def test_every_field_lands_in_its_own_column() -> None:
         "price_range_low": Decimal("2.00"),
         "price_range_high": Decimal("3.00"),
         "security_kind": "option",
+        "sale_reason": None,
+        "sale_reason_text": None,
+        "price_range_unusable": False,
     }
     (holding,) = doc.holdings
     assert dataclasses.asdict(holding) == {

@@ -204,3 +204,37 @@ def test_an_issuer_and_period_filter_reaches_every_big_table_scan(wh: Warehouse,
     for table in ("reporting_owners", "filings"):
         if table in scans:
             assert "issuer_cik" in scans[table], (table, scans)
+
+
+def test_rows_loaded_before_sale_reason_existed_count_by_is_sell_to_cover(
+    wh: Warehouse,
+) -> None:
+    """Guards against an older warehouse (sale_reason NULL until reprocessed) reporting its
+    tax sales as discretionary, or as nothing at all."""
+    wh.load_batch(
+        [
+            make_filing(
+                "0002900002-26-000091",
+                issuer=CSMC,
+                owners=(owner("0000000009", "Insider Nine", director=True),),
+                rows=(
+                    row(1, "S", "700", "10", cover=True),
+                    row(2, "S", "300", "10"),
+                    row(3, "S", "50", "10", reason="exercise_cost"),
+                ),
+                filed=D0,
+            )
+        ]
+    )
+    query = (
+        "SELECT sell_to_cover_shares, exercise_sold_shares, discretionary_sold_shares, "
+        "sold_shares FROM issuer_daily"
+    )
+    assert wh.con.execute(query).fetchall() == [
+        (Decimal("700"), Decimal("50"), Decimal("300"), Decimal("1050"))
+    ]
+    wh.con.execute("UPDATE transactions SET sale_reason = NULL WHERE line_no < 3")
+    assert wh.con.execute(query).fetchall() == [
+        (Decimal("700"), Decimal("50"), Decimal("300"), Decimal("1050"))
+    ]
+    assert wh.con.execute("SELECT count(*) FROM open_market").fetchall() == [(1,)]

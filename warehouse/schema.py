@@ -165,8 +165,19 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c(
             "is_sell_to_cover",
             "BOOLEAN",
-            "an S whose footnotes or remarks say the shares were sold to cover tax withholding "
-            "on the vesting or settlement of an award (false for every other row)",
+            "sale_reason = 'sell_to_cover': an S sold to pay the tax due on the vesting or "
+            "settlement of an award (false for every other row)",
+        ),
+        _c(
+            "sale_reason",
+            "VARCHAR",
+            "S rows: why the shares were sold, from the row's footnotes and the remarks: "
+            "sell_to_cover, exercise_tax, exercise_cost or discretionary (NULL for other codes)",
+        ),
+        _c(
+            "sale_reason_text",
+            "VARCHAR",
+            "the footnote or remarks sentence that decided sale_reason (NULL for discretionary)",
         ),
         _c(
             "is_10b5_1",
@@ -174,8 +185,19 @@ TABLES: dict[str, tuple[Column, ...]] = {
             "made under a Rule 10b5-1 plan: a linked footnote says so, or the aff10b5One box "
             "is checked and no footnote names a plan (then P and S rows)",
         ),
-        _c("price_range_low", DECIMAL, "low end of a weighted-average price range footnote"),
+        _c(
+            "price_range_low",
+            DECIMAL,
+            "low end of a weighted-average price range footnote, when it holds the row's price",
+        ),
         _c("price_range_high", DECIMAL, "high end of a weighted-average price range footnote"),
+        _c(
+            "price_range_unusable",
+            "BOOLEAN",
+            "a footnote gives a price range that cannot be this row's (low above high, the "
+            "row's price outside it, or several ranges none of which is clearly the row's); "
+            "price_range_low and price_range_high are then NULL",
+        ),
         _SECURITY_KIND,
         *FILING_KEYS,
     ),

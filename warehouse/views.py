@@ -5,13 +5,16 @@ amended filing is never counted twice. ``insider_trades`` has one row per transa
 reporting owner* (a fund and its manager filing together both appear); ``issuer_daily`` counts
 each transaction once. Figures follow one rulebook, shared with ``warehouse.report``:
 
-- sold: code S in Table I; sell-to-cover: those with ``is_sell_to_cover``; discretionary: the
-  other Table I S rows (10b5-1 plan sales included);
+- sold: code S in Table I, split by ``sale_reason``: sell-to-cover (tax on vested or settled
+  awards), exercise sales (``exercise_tax`` and ``exercise_cost``: taxes or the price of an
+  option or warrant exercise) and discretionary (every other sale, 10b5-1 plan sales
+  included). Rows loaded before ``sale_reason`` existed (NULL) count by ``is_sell_to_cover``;
 - tax withheld: code F in Table I (shares withheld by the issuer, not sold);
 - bought: code P in Table I (Table II purchases and sales are of derivative units, not
   shares, and stay out of these sums);
 - options awarded: A rows of kind ``option``; RSUs awarded: A rows of kind ``rsu`` or
   ``psu``; other awarded: every other A row (stock awards in Table I included);
+- gifted: code G in Table I;
 - exercised: M, X and O rows in Table II (the derivative leg only, so a cashless exercise is
   not counted twice);
 - average sale price: share-weighted over S rows that have a price.
@@ -24,44 +27,42 @@ from __future__ import annotations
 
 import duckdb
 
-__all__ = ["ANALYST_VIEWS", "FIGURES", "create_views"]
+__all__ = ["ANALYST_VIEWS", "FIGURES", "FIGURE_ROWS", "REASON_SQL", "create_views"]
 
-# The report's per-insider figures as SQL aggregates over rows of insider_trades or a
-# transactions join (columns transaction_code, shares, value, price_per_share, security_kind,
+# An S row's reason; rows loaded before sale_reason existed fall back on is_sell_to_cover.
+REASON_SQL = (
+    "coalesce(sale_reason, CASE WHEN is_sell_to_cover THEN 'sell_to_cover' "
+    "ELSE 'discretionary' END)"
+)
+_SOLD = "transaction_code = 'S' AND NOT is_derivative"
+# Each per-insider figure of the report: the rows it sums (over insider_trades or a
+# transactions join: columns transaction_code, shares, security_kind, sale_reason,
 # is_sell_to_cover, is_derivative).
-FIGURES: dict[str, str] = {
-    "sold_shares": "sum(shares) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative)",
-    "sold_avg_price": (
-        "CAST(sum(value) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative"
-        " AND price_per_share IS NOT NULL)"
-        " / nullif(sum(shares) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative"
-        " AND price_per_share IS NOT NULL), 0) AS DECIMAL(38, 4))"
-    ),
-    "sell_to_cover_shares": (
-        "sum(shares) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative"
-        " AND is_sell_to_cover)"
-    ),
-    "discretionary_sold_shares": (
-        "sum(shares) FILTER (WHERE transaction_code = 'S' AND NOT is_derivative"
-        " AND NOT coalesce(is_sell_to_cover, false))"
-    ),
-    "tax_withheld_shares": (
-        "sum(shares) FILTER (WHERE transaction_code = 'F' AND NOT is_derivative)"
-    ),
-    "bought_shares": "sum(shares) FILTER (WHERE transaction_code = 'P' AND NOT is_derivative)",
-    "options_awarded": (
-        "sum(shares) FILTER (WHERE transaction_code = 'A' AND security_kind = 'option')"
-    ),
-    "rsus_awarded": (
-        "sum(shares) FILTER (WHERE transaction_code = 'A' AND security_kind IN ('rsu', 'psu'))"
-    ),
+FIGURE_ROWS: dict[str, str] = {
+    "sold_shares": _SOLD,
+    "sold_avg_price": f"{_SOLD} AND price_per_share IS NOT NULL",
+    "sell_to_cover_shares": f"{_SOLD} AND {REASON_SQL} = 'sell_to_cover'",
+    "exercise_sold_shares": f"{_SOLD} AND {REASON_SQL} IN ('exercise_tax', 'exercise_cost')",
+    "discretionary_sold_shares": f"{_SOLD} AND {REASON_SQL} = 'discretionary'",
+    "tax_withheld_shares": "transaction_code = 'F' AND NOT is_derivative",
+    "bought_shares": "transaction_code = 'P' AND NOT is_derivative",
+    "gifted_shares": "transaction_code = 'G' AND NOT is_derivative",
+    "options_awarded": "transaction_code = 'A' AND security_kind = 'option'",
+    "rsus_awarded": "transaction_code = 'A' AND security_kind IN ('rsu', 'psu')",
     "other_awarded": (
-        "sum(shares) FILTER (WHERE transaction_code = 'A'"
-        " AND coalesce(security_kind, '') NOT IN ('option', 'rsu', 'psu'))"
+        "transaction_code = 'A' AND coalesce(security_kind, '') NOT IN ('option', 'rsu', 'psu')"
     ),
-    "exercised_shares": (
-        "sum(shares) FILTER (WHERE transaction_code IN ('M', 'X', 'O') AND is_derivative)"
-    ),
+    "exercised_shares": "transaction_code IN ('M', 'X', 'O') AND is_derivative",
+}
+# The figures as SQL aggregates.
+FIGURES: dict[str, str] = {
+    name: (
+        f"CAST(sum(value) FILTER (WHERE {rows}) / nullif(sum(shares) FILTER (WHERE {rows}), 0)"
+        " AS DECIMAL(38, 4))"
+        if name == "sold_avg_price"
+        else f"sum(shares) FILTER (WHERE {rows})"
+    )
+    for name, rows in FIGURE_ROWS.items()
 }
 _FIGURES_SQL = ",\n    ".join(f"{sql} AS {name}" for name, sql in FIGURES.items())
 
@@ -84,7 +85,7 @@ _TRADE_COLUMNS = """
     t.line_no, t.is_derivative, t.security_title, t.security_kind, t.transaction_date,
     t.transaction_code, t.category, t.acquired_disposed, t.shares, t.price_per_share,
     t.shares_delta, t.value, t.shares_owned_after, t.direct_or_indirect,
-    t.nature_of_ownership, t.is_sell_to_cover, t.is_10b5_1,
+    t.nature_of_ownership, t.is_sell_to_cover, t.sale_reason, t.sale_reason_text, t.is_10b5_1,
     t.price_range_low, t.price_range_high, f.aff10b5_one, t.footnote_ids
 """
 
@@ -102,16 +103,15 @@ ANALYST_VIEWS: dict[str, tuple[str, str]] = {
     ),
     "sell_to_cover": (
         "Table I insider_trades rows that are sales to cover tax on vested or settled awards",
-        "SELECT * FROM insider_trades "
-        "WHERE transaction_code = 'S' AND NOT is_derivative AND is_sell_to_cover",
+        f"SELECT * FROM insider_trades WHERE {FIGURE_ROWS['sell_to_cover_shares']}",
     ),
     "open_market": (
         "Table I insider_trades rows of open-market purchases (P) and discretionary sales (S "
-        "that are not sell-to-cover)",
-        """
+        "with sale_reason discretionary: not sold for taxes or an exercise price)",
+        f"""
         SELECT * FROM insider_trades
         WHERE NOT is_derivative AND (transaction_code = 'P'
-           OR (transaction_code = 'S' AND NOT coalesce(is_sell_to_cover, false)))
+           OR ({FIGURE_ROWS["discretionary_sold_shares"]}))
         """,
     ),
     "awards": (

@@ -56,8 +56,17 @@ def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO
         "(failed filings are retried by the next run)\n"
     )
     _unknown_schema(totals.unknown_schema, out)
+    _unusable_ranges(totals.price_range_unusable, out)
     for reason in totals.reject_reasons:
         out.write(f"  rejected {reason}\n")
+
+
+def _unusable_ranges(count: int, out: TextIO) -> None:
+    if count:
+        out.write(
+            f"  {count} transaction rows: price range not usable (a footnoted range with low "
+            "above high or without the row's price; see transactions.price_range_unusable)\n"
+        )
 
 
 def _unknown_schema(count: int, out: TextIO) -> None:
@@ -84,6 +93,7 @@ def print_backfill_summary(summary: BackfillSummary, settings: Settings, out: Te
         f"{totals.failed} failed (failed filings are retried by the next run)\n"
     )
     _unknown_schema(totals.unknown_schema, out)
+    _unusable_ranges(totals.price_range_unusable, out)
     for reason in totals.reject_reasons:
         out.write(f"  rejected {reason}\n")
 

@@ -24,7 +24,7 @@ from form4.flows.config import Settings
 from form4.flows.edgar.endpoints import fetch_daily_index, fetch_submission
 from form4.parsers.errors import BlockedError, FetchError, ParseError
 from form4.parsers.index import ownership_entries, parse_index
-from form4.parsers.ownership import KNOWN_SCHEMA_VERSIONS, parse_ownership
+from form4.parsers.ownership import is_known_schema_version, parse_ownership
 from form4.parsers.records import IndexEntry, ParsedFiling
 from form4.parsers.sgml import parse_submission
 from form4.warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
@@ -87,10 +87,12 @@ class BatchResult:
     rejected: int = 0
     failed: int = 0
     unknown_schema: int = 0  # loaded, but of a schema version form4 does not know yet
+    price_range_unusable: int = 0  # loaded rows whose footnoted price range was not published
     reject_reasons: list[str] = field(default_factory=list)
 
     def add(self, other: BatchResult) -> None:
         self.unknown_schema += other.unknown_schema
+        self.price_range_unusable += other.price_range_unusable
         self.fetched += other.fetched
         self.loaded += other.loaded
         self.rejected += other.rejected
@@ -207,7 +209,12 @@ def process_entries(
             result.fetched = len(raw_docs)
             result.loaded = len(filings)
             result.unknown_schema = sum(
-                1 for f in filings if f.document.schema_version not in KNOWN_SCHEMA_VERSIONS
+                1
+                for f in filings
+                if not is_known_schema_version(f.document.document_type, f.document.schema_version)
+            )
+            result.price_range_unusable = sum(
+                t.price_range_unusable for f in filings for t in f.document.transactions
             )
             result.rejected = len(rejects)
             result.failed = len(failures)
