@@ -127,6 +127,21 @@ def _rate_dir(env: Mapping[str, str], edgar_url: str) -> Path | None:
     return Path(home) / ".cache" / "form4" if home else None
 
 
+_STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+|latest")
+
+
+def _storage_version(env: Mapping[str, str]) -> str:
+    """``FORM4_DUCKDB_STORAGE``: a DuckDB version such as ``v1.4.0``, or ``latest``."""
+    raw = env.get("FORM4_DUCKDB_STORAGE", "").strip()
+    if not raw:
+        return "v1.4.0"
+    if not _STORAGE_VERSION.fullmatch(raw):
+        raise ConfigError(
+            f"FORM4_DUCKDB_STORAGE={raw!r} is not a DuckDB version such as v1.4.0, or latest"
+        )
+    return raw
+
+
 def default_workers() -> int:
     """Worker processes for ``form4 reprocess``: one per CPU, at most 4 (each holds a batch)."""
     return min(os.cpu_count() or 1, 4)
@@ -155,6 +170,8 @@ class Settings:
     reprocess_batch_size: int = 5000  # no network to wait for: bigger batches load faster
     workers: int = field(default_factory=default_workers)  # reprocess; 0: in this process
     duckdb_memory_mb: int = 512  # DuckDB's memory limit in a form4 run: bounds RSS
+    # storage format of a new warehouse file: the oldest DuckDB that can open it
+    duckdb_storage: str = "v1.4.0"
     max_submission_bytes: int = 50 * 1024 * 1024
     max_xml_bytes: int = 10 * 1024 * 1024
     # where processes of this user share the EDGAR rate limit; None: this process only
@@ -207,6 +224,7 @@ class Settings:
             reprocess_batch_size=_int(env, "FORM4_REPROCESS_BATCH_SIZE", 5000, minimum=1),
             workers=_int(env, "FORM4_WORKERS", default_workers(), minimum=0),
             duckdb_memory_mb=_int(env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64),
+            duckdb_storage=_storage_version(env),
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
             rate_dir=_rate_dir(env, url),

@@ -71,11 +71,22 @@ def _edgar_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def form4_version() -> str:
+    """The installed distribution's version (``pyproject.toml``), e.g. ``0.1.0``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("form4")
+    except PackageNotFoundError:  # a checkout on sys.path without an install
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="form4",
         description="SEC EDGAR insider transactions (Forms 3, 4, 5) into DuckDB.",
     )
+    parser.add_argument("--version", action="version", version=f"form4 {form4_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ingest = sub.add_parser(
@@ -313,7 +324,16 @@ def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# The offline demo must not let Prefect report usage: its SDK reads DO_NOT_TRACK from the
+# process environment (at import and at each flow run), its ephemeral server this setting.
+DEMO_TELEMETRY_OFF = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    # The command line owns this process's environment; it sets only what the user did not,
+    # and before Prefect is imported.
+    for name, value in DEMO_TELEMETRY_OFF.items():
+        os.environ.setdefault(name, value)
     from form4.flows.cli.demo import run_demo
 
     run_demo(args.db, os.environ, out)

@@ -165,7 +165,11 @@ def _fetch_and_parse(
 
 def open_warehouse(settings: Settings) -> Warehouse:
     """The warehouse of a form4 run, with DuckDB's memory capped by the settings."""
-    return Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb)
+    return Warehouse(
+        settings.db_path,
+        memory_mb=settings.duckdb_memory_mb,
+        storage_version=settings.duckdb_storage,
+    )
 
 
 def _chunks(items: Sequence[IndexEntry], size: int) -> Iterable[Sequence[IndexEntry]]:
