@@ -343,6 +343,9 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
+    from form4.flows.runlog import log_to_stderr
+
+    log_to_stderr()  # form4's lines to stderr, unless a flow run takes them (flows.runlog)
     commands = {
         "ingest": _cmd_ingest,
         "backfill": _cmd_backfill,
