@@ -127,6 +127,14 @@ def _rate_dir(env: Mapping[str, str], edgar_url: str) -> Path | None:
     return Path(home) / ".cache" / "form4" if home else None
 
 
+def _parquet_target(raw: str | None) -> Path | str | None:
+    """``FORM4_PARQUET_DIR``: a directory, or an ``s3://bucket/prefix`` URL kept as text."""
+    if not raw or not raw.strip():
+        return None
+    raw = raw.strip()
+    return raw if raw.startswith("s3://") else Path(raw)
+
+
 _STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+|latest")
 
 
@@ -154,7 +162,8 @@ class Settings:
     user_agent: str
     db_path: Path = Path("form4.duckdb")
     raw_dir: Path | None = None  # default: "<db stem>.raw" beside the database
-    parquet_dir: Path | None = None  # when set, the nightly flow exports Parquet here
+    # when set, the nightly flow exports Parquet here: a directory (Path) or s3://bucket/prefix
+    parquet_dir: Path | str | None = None
     edgar_url: str = DEFAULT_EDGAR_URL
     data_url: str = DEFAULT_DATA_URL
     forms: tuple[str, ...] = DEFAULT_FORMS
@@ -176,6 +185,9 @@ class Settings:
     max_xml_bytes: int = 10 * 1024 * 1024
     # where processes of this user share the EDGAR rate limit; None: this process only
     rate_dir: Path | None = None
+    # an S3-compatible server for s3:// exports (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None  # AWS_REGION / AWS_DEFAULT_REGION
 
     @property
     def raw_root(self) -> Path:
@@ -208,7 +220,7 @@ class Settings:
             user_agent=ua,
             db_path=db,
             raw_dir=Path(raw_env) if raw_env else None,
-            parquet_dir=Path(parquet_env) if parquet_env else None,
+            parquet_dir=_parquet_target(parquet_env),
             edgar_url=url,
             data_url=data,
             forms=forms if forms is not None else DEFAULT_FORMS,
@@ -228,4 +240,6 @@ class Settings:
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
             rate_dir=_rate_dir(env, url),
+            s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+            s3_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         )

@@ -184,7 +184,12 @@ def publish_task(settings: Settings, days: list[date]) -> None:
     logger = get_run_logger()
     with open_warehouse(settings) as warehouse:
         if settings.parquet_dir is not None:
-            result = export_parquet(warehouse.con, settings.parquet_dir)
+            result = export_parquet(
+                warehouse.con,
+                settings.parquet_dir,
+                s3_endpoint_url=settings.s3_endpoint_url,
+                s3_region=settings.s3_region,
+            )
             logger.info(
                 "Parquet export to %s: %d partitions written, %d unchanged",
                 result.target,

@@ -154,12 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         help="write the warehouse as Hive-partitioned Parquet (filing_year=/filing_month=)",
         description=(
-            "Writes every data table (and rejects without their raw bytes) under DIR, one file "
-            "per table and filing month; only months changed since the last export to DIR are "
-            "rewritten, each atomically. --from/--to limit it to the months they overlap."
+            "Writes every data table (and rejects without their raw bytes) and every view "
+            "(transactions_current, the analyst views) under DIR, one file per table and "
+            "filing month; only months changed since the last export to DIR are rewritten, "
+            "each atomically. DIR may be s3://bucket/prefix (AWS credentials from the "
+            "environment, AWS_ENDPOINT_URL for an S3-compatible server). --from/--to limit "
+            "it to the months they overlap."
         ),
     )
-    export.add_argument("--parquet", required=True, metavar="DIR", help="target directory")
+    export.add_argument(
+        "--parquet",
+        required=True,
+        metavar="DIR",
+        help="target directory, or s3://bucket/prefix",
+    )
     export.add_argument("--from", dest="start", type=_date_arg, help="first filing day")
     export.add_argument("--to", dest="end", type=_date_arg, help="last filing day")
     _db_option(export)
@@ -305,7 +313,14 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
     with open_warehouse(settings) as warehouse:
-        result = export_parquet(warehouse.con, args.parquet, start=args.start, end=args.end)
+        result = export_parquet(
+            warehouse.con,
+            args.parquet,
+            start=args.start,
+            end=args.end,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_region=settings.s3_region,
+        )
     out.write(
         f"form4: exported to {result.target}: {len(result.written)} partitions written "
         f"({result.rows_written} rows), {result.unchanged} unchanged, "
