@@ -19,11 +19,13 @@ from urllib.parse import urlsplit
 from form4.parsers.errors import ConfigError
 
 __all__ = [
+    "DEPLOY_SETTINGS",
     "DEFAULT_DATA_URL",
     "DEFAULT_EDGAR_URL",
     "DEFAULT_FORMS",
     "SUPPORTED_FORMS",
     "Settings",
+    "check_deploy_environment",
     "default_workers",
     "parse_date",
     "parse_forms",
@@ -148,6 +150,36 @@ def _storage_version(env: Mapping[str, str]) -> str:
             f"FORM4_DUCKDB_STORAGE={raw!r} is not a DuckDB version such as v1.4.0, or latest"
         )
     return raw
+
+
+# What `prefect deploy` stores from the deploying shell (prefect.yaml): the checkout the worker
+# runs the flows from, and the warehouse the flow runs write.
+DEPLOY_SETTINGS = ("FORM4_HOME", "FORM4_DB")
+
+
+def check_deploy_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The settings ``prefect deploy`` stores, checked: ``FORM4_HOME`` a form4 checkout (it
+    holds ``flows/ingest_flow.py``) and ``FORM4_DB`` an absolute path. ConfigError says which
+    is wrong and what to set."""
+    values = {name: env.get(name, "").strip() for name in DEPLOY_SETTINGS}
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise ConfigError(
+            f"{' and '.join(missing)} not set: prefect deploy stores them in the deployment, "
+            "e.g. FORM4_HOME=$PWD FORM4_DB=$PWD/form4.duckdb prefect deploy --name nightly"
+        )
+    home = Path(values["FORM4_HOME"])
+    if not (home / "flows" / "ingest_flow.py").is_file():
+        raise ConfigError(
+            f"FORM4_HOME={values['FORM4_HOME']!r} is not a form4 checkout "
+            "(no flows/ingest_flow.py there): the worker runs the flows from it"
+        )
+    if not Path(values["FORM4_DB"]).is_absolute():
+        raise ConfigError(
+            f"FORM4_DB={values['FORM4_DB']!r} must be an absolute path "
+            "(the worker's flow runs start in FORM4_HOME, not here)"
+        )
+    return values
 
 
 def default_workers() -> int:

@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["FORM4_LOGGER", "log_to_stderr", "to_run_logger"]
+__all__ = ["LOGGER_NAME", "log_to_stderr", "to_run_logger"]
 
-FORM4_LOGGER = "form4"
+LOGGER_NAME = "form4"
 
 _state = threading.local()
 _forwarding_lock = threading.Lock()
@@ -66,7 +66,7 @@ def to_run_logger() -> Iterator[None]:
     from prefect import get_run_logger
 
     handler = _RunLoggerHandler(get_run_logger())
-    logger = logging.getLogger(FORM4_LOGGER)
+    logger = logging.getLogger(LOGGER_NAME)
     level, propagate = logger.level, logger.propagate
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)
@@ -111,7 +111,7 @@ class _StderrHandler(logging.Handler):
 
 def log_to_stderr(level: int = logging.INFO) -> None:
     """The command line's choice: form4's lines of ``level`` and above to stderr (once)."""
-    logger = logging.getLogger(FORM4_LOGGER)
+    logger = logging.getLogger(LOGGER_NAME)
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         logger.addHandler(_StderrHandler(level))
     if logger.level == logging.NOTSET or logger.level > level:

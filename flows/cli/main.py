@@ -1,5 +1,5 @@
 """The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``report``, ``export``,
-``sql`` and ``demo``.
+``sql``, ``mirror`` and ``demo``.
 
 Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow or a
 warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
@@ -179,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("table", "csv", "json"), default="table", help="output format"
     )
 
+    mirror = sub.add_parser(
+        "mirror",
+        help="serve an EDGAR-shaped folder (default: the bundled sample days) on 127.0.0.1",
+        description=(
+            "A loopback EDGAR mirror for trying a deployment offline: point a worker at it "
+            "with FORM4_EDGAR_URL. Serves until interrupted."
+        ),
+    )
+    mirror.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    mirror.add_argument(
+        "--dir", dest="root", help="folder laid out as EDGAR's URL paths (default: sample days)"
+    )
+
     demo = sub.add_parser(
         "demo", help="ingest the bundled sample day from a loopback EDGAR mirror (no network)"
     )
@@ -344,6 +357,27 @@ def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
 DEMO_TELEMETRY_OFF = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
+def _cmd_mirror(args: argparse.Namespace, out: TextIO) -> int:
+    import time
+    from pathlib import Path
+
+    from form4.flows.cli.demo import SAMPLE_DATA
+    from form4.flows.cli.mirror import EdgarMirror
+
+    root = Path(args.root) if args.root else SAMPLE_DATA
+    if not root.is_dir():
+        raise ConfigError(f"--dir {root}: no such folder")
+    with EdgarMirror(root, port=args.port) as mirror:
+        out.write(f"form4 mirror: serving {root} at {mirror.base_url}\n")
+        out.write(f"  point form4 at it: FORM4_EDGAR_URL={mirror.base_url}\n")
+        out.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     # The command line owns this process's environment; it sets only what the user did not,
     # and before Prefect is imported.
@@ -368,6 +402,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         "report": _cmd_report,
         "export": _cmd_export,
         "sql": _cmd_sql,
+        "mirror": _cmd_mirror,
         "demo": _cmd_demo,
     }
     try:

@@ -6,8 +6,9 @@ learns each day's filings when it reads the day's index): ``add_total(n)``, ``ad
 left) redrawn on one line; log lines written while it is shown (form4's and
 Prefect's console lines) are printed above it instead of breaking it. Anywhere else (a pipe, a
 file, a Prefect worker) it logs a plain line through the ``form4.progress`` logger every
-``every_fraction`` of the total or every ``every_s`` seconds, whichever comes first, and one
-at the end; inside a flow run those lines reach Prefect's run logger (``flows.runlog``).
+``every_fraction`` of the total (at least ``min_step`` items apart) or every ``every_s``
+seconds, whichever comes first, and one at the end; inside a flow run those lines reach
+Prefect's run logger (``flows.runlog``).
 
 ``QuietDays`` collapses a run of days without filings into one line
 ("2026-01-01..2026-06-30: 0 filings on 125 days") instead of one line per day.
@@ -78,12 +79,15 @@ class Progress:
         unit: str = "filings",
         every_s: float = 30.0,
         every_fraction: float = 0.1,
+        min_step: int = 50,
         interactive: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
         auto_refresh: bool = True,
         width: int | None = None,
     ) -> None:
+        self.name = label  # the run's name; ``describe`` adds what it is doing now
         self.label = label
+        self.min_step = min_step
         self.stream = stream if stream is not None else sys.stderr
         self.total = total
         self.unit = unit
@@ -120,7 +124,7 @@ class Progress:
     def describe(self, label: str) -> None:
         """A new label, e.g. the day being ingested."""
         with self._lock:
-            self.label = label
+            self.label = f"{self.name} {label}"
             self._render_bar()
 
     def advance(self, n: int = 1) -> None:
@@ -140,7 +144,7 @@ class Progress:
         now = self._clock()
         due = now - self._last_line_at >= self.every_s
         if self.total and self.every_fraction > 0:
-            step = max(1.0, self.total * self.every_fraction)
+            step = max(1.0, float(self.min_step), self.total * self.every_fraction)
             due = due or int(self.done // step) != int(self._last_line_done // step)
         if due and self.done != self._last_line_done:
             self._plain_line(now)
@@ -158,7 +162,7 @@ class Progress:
         elapsed = format_duration(now - self._started)
         if final:
             log.info(
-                "%s: %s %s in %s (%.1f/s)", self.label, f"{self.done:,}", self.unit, elapsed, rate
+                "%s: %s %s in %s (%.1f/s)", self.name, f"{self.done:,}", self.unit, elapsed, rate
             )
             return
         if self.total:
