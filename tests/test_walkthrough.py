@@ -6,7 +6,7 @@ for ``PREFECT_HOME`` and the warehouse, and this interpreter's ``bin/`` for ``.v
 A ``prefect server start`` on 127.0.0.1, ``prefect work-pool create``, ``prefect deploy`` from
 ``prefect.yaml``, a process worker pointed at the loopback mirror of the sample days, and
 ``prefect deployment run`` twice. Slow (a minute or two): marked ``prefect_server`` and run by
-its own CI step (``pytest -m prefect_server``).
+its own CI step (``pytest -m prefect_server``); the check of the commands' form runs always.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ import httpx
 import pytest
 
 from form4.warehouse.schema import DATA_TABLES
-
-pytestmark = pytest.mark.prefect_server
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -160,6 +158,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
 
 
+@pytest.mark.prefect_server
 def test_the_readme_walkthrough_deploys_runs_logs_and_reruns_without_change(
     shell: Shell, tmp_path: Path
 ) -> None:
