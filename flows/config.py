@@ -19,11 +19,13 @@ from urllib.parse import urlsplit
 from form4.parsers.errors import ConfigError
 
 __all__ = [
+    "DEPLOY_SETTINGS",
     "DEFAULT_DATA_URL",
     "DEFAULT_EDGAR_URL",
     "DEFAULT_FORMS",
     "SUPPORTED_FORMS",
     "Settings",
+    "check_deploy_environment",
     "default_workers",
     "parse_date",
     "parse_forms",
@@ -127,6 +129,59 @@ def _rate_dir(env: Mapping[str, str], edgar_url: str) -> Path | None:
     return Path(home) / ".cache" / "form4" if home else None
 
 
+def _parquet_target(raw: str | None) -> Path | str | None:
+    """``FORM4_PARQUET_DIR``: a directory, or an ``s3://bucket/prefix`` URL kept as text."""
+    if not raw or not raw.strip():
+        return None
+    raw = raw.strip()
+    return raw if raw.startswith("s3://") else Path(raw)
+
+
+_STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+|latest")
+
+
+def _storage_version(env: Mapping[str, str]) -> str:
+    """``FORM4_DUCKDB_STORAGE``: a DuckDB version such as ``v1.4.0``, or ``latest``."""
+    raw = env.get("FORM4_DUCKDB_STORAGE", "").strip()
+    if not raw:
+        return "v1.4.0"
+    if not _STORAGE_VERSION.fullmatch(raw):
+        raise ConfigError(
+            f"FORM4_DUCKDB_STORAGE={raw!r} is not a DuckDB version such as v1.4.0, or latest"
+        )
+    return raw
+
+
+# What `prefect deploy` stores from the deploying shell (prefect.yaml): the checkout the worker
+# runs the flows from, and the warehouse the flow runs write.
+DEPLOY_SETTINGS = ("FORM4_HOME", "FORM4_DB")
+
+
+def check_deploy_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The settings ``prefect deploy`` stores, checked: ``FORM4_HOME`` a form4 checkout (it
+    holds ``flows/ingest_flow.py``) and ``FORM4_DB`` an absolute path. ConfigError says which
+    is wrong and what to set."""
+    values = {name: env.get(name, "").strip() for name in DEPLOY_SETTINGS}
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise ConfigError(
+            f"{' and '.join(missing)} not set: prefect deploy stores them in the deployment, "
+            "e.g. FORM4_HOME=$PWD FORM4_DB=$PWD/form4.duckdb prefect deploy --name nightly"
+        )
+    home = Path(values["FORM4_HOME"])
+    if not (home / "flows" / "ingest_flow.py").is_file():
+        raise ConfigError(
+            f"FORM4_HOME={values['FORM4_HOME']!r} is not a form4 checkout "
+            "(no flows/ingest_flow.py there): the worker runs the flows from it"
+        )
+    if not Path(values["FORM4_DB"]).is_absolute():
+        raise ConfigError(
+            f"FORM4_DB={values['FORM4_DB']!r} must be an absolute path "
+            "(the worker's flow runs start in FORM4_HOME, not here)"
+        )
+    return values
+
+
 def default_workers() -> int:
     """Worker processes for ``form4 reprocess``: one per CPU, at most 4 (each holds a batch)."""
     return min(os.cpu_count() or 1, 4)
@@ -139,7 +194,8 @@ class Settings:
     user_agent: str
     db_path: Path = Path("form4.duckdb")
     raw_dir: Path | None = None  # default: "<db stem>.raw" beside the database
-    parquet_dir: Path | None = None  # when set, the nightly flow exports Parquet here
+    # when set, the nightly flow exports Parquet here: a directory (Path) or s3://bucket/prefix
+    parquet_dir: Path | str | None = None
     edgar_url: str = DEFAULT_EDGAR_URL
     data_url: str = DEFAULT_DATA_URL
     forms: tuple[str, ...] = DEFAULT_FORMS
@@ -155,10 +211,15 @@ class Settings:
     reprocess_batch_size: int = 5000  # no network to wait for: bigger batches load faster
     workers: int = field(default_factory=default_workers)  # reprocess; 0: in this process
     duckdb_memory_mb: int = 512  # DuckDB's memory limit in a form4 run: bounds RSS
+    # storage format of a new warehouse file: the oldest DuckDB that can open it
+    duckdb_storage: str = "v1.4.0"
     max_submission_bytes: int = 50 * 1024 * 1024
     max_xml_bytes: int = 10 * 1024 * 1024
     # where processes of this user share the EDGAR rate limit; None: this process only
     rate_dir: Path | None = None
+    # an S3-compatible server for s3:// exports (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None  # AWS_REGION / AWS_DEFAULT_REGION
 
     @property
     def raw_root(self) -> Path:
@@ -191,7 +252,7 @@ class Settings:
             user_agent=ua,
             db_path=db,
             raw_dir=Path(raw_env) if raw_env else None,
-            parquet_dir=Path(parquet_env) if parquet_env else None,
+            parquet_dir=_parquet_target(parquet_env),
             edgar_url=url,
             data_url=data,
             forms=forms if forms is not None else DEFAULT_FORMS,
@@ -207,7 +268,10 @@ class Settings:
             reprocess_batch_size=_int(env, "FORM4_REPROCESS_BATCH_SIZE", 5000, minimum=1),
             workers=_int(env, "FORM4_WORKERS", default_workers(), minimum=0),
             duckdb_memory_mb=_int(env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64),
+            duckdb_storage=_storage_version(env),
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
             rate_dir=_rate_dir(env, url),
+            s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+            s3_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         )

@@ -35,7 +35,8 @@ from form4.flows.pipeline.ingest import (
     open_warehouse,
     retry_failed,
 )
-from form4.flows.pipeline.progress import Progress
+from form4.flows.pipeline.progress import Progress, ProgressSink, QuietDays, quiet_days
+from form4.flows.runlog import to_run_logger
 from form4.parsers.errors import ConfigError, Form4Error
 from form4.warehouse.db import Warehouse
 from form4.warehouse.raw import RawStore
@@ -78,10 +79,13 @@ def run_ingest(
     run_day: DayRunner = ingest_day,
     run_retry: Callable[..., BatchResult] = retry_failed,
     client: httpx.Client | None = None,
+    progress: ProgressSink | None = None,
 ) -> IngestSummary:
     """Ingest ``start``..``end`` (business days), or catch up when ``start`` is None.
 
-    Stops at the first day that fails with a form4 error and reports it in ``error``.
+    Stops at the first day that fails with a form4 error and reports it in ``error``. Days
+    without filings are logged as one line per stretch of them; ``progress`` counts filings
+    as they are fetched, during each day.
     """
     today = today or eastern_today()
     summary = IngestSummary()
@@ -97,14 +101,23 @@ def run_ingest(
             summary.retried = run_retry(
                 settings=settings, client=http, warehouse=warehouse, raw=raw
             )
-            for day in days:
-                result = run_day(
-                    day, settings=settings, client=http, warehouse=warehouse, raw=raw, today=today
-                )
-                if isinstance(result, State):  # a Prefect task that ended Failed
-                    summary.error = result.message or f"{day}: failed"
-                    break
-                summary.days.append(result)
+            with quiet_days() as quiet:
+                for day in days:
+                    extra = {"progress": progress} if progress is not None else {}
+                    result = run_day(
+                        day,
+                        settings=settings,
+                        client=http,
+                        warehouse=warehouse,
+                        raw=raw,
+                        today=today,
+                        **extra,
+                    )
+                    if isinstance(result, State):  # a Prefect task that ended Failed
+                        summary.error = result.message or f"{day}: failed"
+                        break
+                    quiet.day(day, result.index_entries if result.status != "pending" else 1)
+                    summary.days.append(result)
     finally:
         if own_client:
             http.close()
@@ -120,15 +133,24 @@ def ingest_day_task(
     warehouse: Warehouse,
     raw: RawStore,
     today: date,
+    progress: ProgressSink | None = None,
 ) -> DayResult | State:
     logger = get_run_logger()
     try:
         result = ingest_day(
-            day, settings=settings, client=client, warehouse=warehouse, raw=raw, today=today
+            day,
+            settings=settings,
+            client=client,
+            warehouse=warehouse,
+            raw=raw,
+            today=today,
+            progress=progress,
         )
     except Form4Error as exc:
         logger.error("%s: %s", day, exc)
         return Failed(message=f"{day}: {exc}")
+    if result.index_entries == 0 and result.status != "pending":
+        return result  # part of a quiet stretch, summarised by the flow
     b = result.batch
     logger.info(
         "%s: %s; %d listed, %d already held, %d fetched, %d loaded, %d rejected, %d failed",
@@ -162,7 +184,12 @@ def publish_task(settings: Settings, days: list[date]) -> None:
     logger = get_run_logger()
     with open_warehouse(settings) as warehouse:
         if settings.parquet_dir is not None:
-            result = export_parquet(warehouse.con, settings.parquet_dir)
+            result = export_parquet(
+                warehouse.con,
+                settings.parquet_dir,
+                s3_endpoint_url=settings.s3_endpoint_url,
+                s3_region=settings.s3_region,
+            )
             logger.info(
                 "Parquet export to %s: %d partitions written, %d unchanged",
                 result.target,
@@ -201,9 +228,15 @@ def ingest(
         )
         if start is not None and end is not None and end < start:
             raise ConfigError(f"--to {end} is before --date {start}")
-        summary = run_ingest(
-            settings, start, end, run_day=ingest_day_task, run_retry=retry_failed_task
-        )
+        with to_run_logger(), Progress("ingest", sys.stderr) as progress:
+            summary = run_ingest(
+                settings,
+                start,
+                end,
+                run_day=ingest_day_task,
+                run_retry=retry_failed_task,
+                progress=progress,
+            )
     except Form4Error as exc:
         get_run_logger().error("%s", exc)
         return Failed(message=str(exc))
@@ -211,7 +244,8 @@ def ingest(
         return Failed(message=summary.error)
     loaded_days = [d.day for d in summary.days if d.index_entries]
     try:
-        publish_task(settings, loaded_days)
+        with to_run_logger():
+            publish_task(settings, loaded_days)
     except Form4Error as exc:
         return Failed(message=f"loaded, but the export or highlights failed: {exc}")
     return summary
@@ -260,6 +294,7 @@ def backfill_range_task(
     raw: RawStore,
     today: date,
     progress: Progress,
+    quiet: QuietDays | None = None,
 ) -> list[DayResult] | State:
     try:
         results = backfill_range(
@@ -270,7 +305,8 @@ def backfill_range_task(
             warehouse=warehouse,
             raw=raw,
             today=today,
-            on_batch=lambda b: progress.advance(b.loaded + b.rejected + b.failed),
+            progress=progress,
+            quiet=quiet,
         )
     except Form4Error as exc:
         get_run_logger().error("%s..%s: %s", start, end, exc)
@@ -295,7 +331,7 @@ def backfill_cik_task(
             client=client,
             warehouse=warehouse,
             raw=raw,
-            on_batch=lambda b: progress.advance(b.loaded + b.rejected + b.failed),
+            progress=progress,
         )
     except Form4Error as exc:
         get_run_logger().error("CIK %s: %s", cik, exc)
@@ -327,8 +363,10 @@ def backfill(
             raise ConfigError("backfill needs --from/--to or --cik")
         summary = BackfillSummary()
         today = eastern_today()
-        progress = Progress("backfill", sys.stderr)
         with (
+            to_run_logger(),
+            Progress("backfill", sys.stderr) as progress,
+            quiet_days() as quiet,
             build_client(settings) as client,
             open_warehouse(settings) as warehouse,
         ):
@@ -346,6 +384,7 @@ def backfill(
                         raw=raw,
                         today=today,
                         progress=progress,
+                        quiet=quiet,
                     )
                     if isinstance(result, State):
                         return Failed(message=result.message or "backfill failed")
@@ -362,7 +401,6 @@ def backfill(
                 if isinstance(outcome, State):
                     return Failed(message=outcome.message or "backfill failed")
                 summary.cik_listed, summary.cik = outcome
-        progress.close()
     except Form4Error as exc:
         get_run_logger().error("%s", exc)
         return Failed(message=str(exc))

@@ -49,8 +49,16 @@ def _restore_environ(_rate_dir: Path) -> Iterator[None]:
         os.environ.update(saved)
 
 
+# Tests are offline: Prefect's SDK usage report (DO_NOT_TRACK) and its server's (the setting)
+# are off for the test process and every process it starts, before Prefect is imported.
+TELEMETRY_OFF = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Under CI, property tests run a fixed set of examples so a red build is reproducible."""
+    """Prefect's telemetry off (see TELEMETRY_OFF). Under CI, property tests run a fixed set
+    of examples so a red build is reproducible."""
+    for name, value in TELEMETRY_OFF.items():
+        os.environ[name] = value
     from hypothesis import settings
 
     settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -45,6 +45,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     out["PYTHONPATH"] = str(ROOT)
     out["PREFECT_HOME"] = str(tmp_path / "prefect")
     out["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    out["DO_NOT_TRACK"] = "1"  # Prefect's SDK usage report
     out["FORM4_RETRY_BASE_S"] = "0.01"
     out["FORM4_MAX_RETRIES"] = "1"
     out["FORM4_RATE_DIR"] = str(tmp_path / "rate")
@@ -210,6 +211,44 @@ def test_form4_demo_runs_offline_and_is_idempotent(env: dict[str, str], tmp_path
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM transactions").fetchone() == before
     con.close()
+
+
+def test_the_demo_switches_prefect_telemetry_off_by_itself(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Guards against the offline demo letting Prefect try to report usage when the user set
+    nothing (no CI, no DO_NOT_TRACK): the SDK's client must never be created."""
+    for name in ("DO_NOT_TRACK", "PREFECT_SERVER_ANALYTICS_ENABLED", "CI"):
+        env.pop(name, None)
+    code = (
+        "import io, sys\n"
+        "from form4.flows.cli.main import main\n"
+        "assert main(['demo', '--db', sys.argv[1]], out=io.StringIO()) == 0\n"
+        "from prefect._internal.analytics import client, is_telemetry_enabled\n"
+        "from prefect.settings import get_current_settings\n"
+        "print(is_telemetry_enabled(), client._amplitude_client is None,"
+        " get_current_settings().server.analytics_enabled)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "d.duckdb")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "False"]
+
+
+def test_form4_version_prints_the_installed_version(env: dict[str, str], tmp_path: Path) -> None:
+    """Guards against a deployment that cannot tell which form4 it runs."""
+    from importlib.metadata import version
+
+    result = run(["--version"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"form4 {version('form4')}"
 
 
 def test_a_second_ingest_on_a_busy_warehouse_exits_with_a_clear_message(

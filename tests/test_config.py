@@ -102,3 +102,35 @@ def test_a_base_url_must_be_http() -> None:
     """Guards against a mistyped mirror URL reaching httpx as a relative path."""
     with pytest.raises(ConfigError, match="http"):
         Settings.from_env({"SEC_USER_AGENT": "a b@c.de"}, edgar_url="sec.gov")
+
+
+def test_prefect_deploy_settings_are_checked_before_a_deployment_is_stored(
+    tmp_path: Path,
+) -> None:
+    """Guards against 'prefect deploy' storing a literal '{{ $FORM4_HOME }}' as the worker's
+    working directory, an empty FORM4_DB, or a relative one the worker resolves elsewhere."""
+    from form4.flows.config import check_deploy_environment
+
+    root = Path(__file__).resolve().parent.parent
+    with pytest.raises(ConfigError, match="FORM4_HOME and FORM4_DB not set"):
+        check_deploy_environment({})
+    with pytest.raises(ConfigError, match="FORM4_DB not set"):
+        check_deploy_environment({"FORM4_HOME": str(root)})
+    with pytest.raises(ConfigError, match="not a form4 checkout"):
+        check_deploy_environment({"FORM4_HOME": str(tmp_path), "FORM4_DB": "/x/w.duckdb"})
+    with pytest.raises(ConfigError, match="absolute path"):
+        check_deploy_environment({"FORM4_HOME": str(root), "FORM4_DB": "w.duckdb"})
+    good = {"FORM4_HOME": str(root), "FORM4_DB": str(tmp_path / "w.duckdb")}
+    assert check_deploy_environment(good) == good
+
+
+def test_an_s3_parquet_target_is_kept_as_a_url() -> None:
+    """Guards against FORM4_PARQUET_DIR=s3://bucket/prefix becoming the local path 's3:/...'."""
+    settings = Settings.from_env(
+        {"FORM4_PARQUET_DIR": "s3://lake/form4", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+        require_user_agent=False,
+    )
+    assert settings.parquet_dir == "s3://lake/form4"
+    assert settings.s3_endpoint_url == "http://127.0.0.1:9"
+    local = Settings.from_env({"FORM4_PARQUET_DIR": "lake"}, require_user_agent=False)
+    assert local.parquet_dir == Path("lake")

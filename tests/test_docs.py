@@ -91,3 +91,34 @@ def test_every_analyst_view_and_its_columns_are_documented(tmp_path: Path) -> No
             ]
             actual = [(r[0], r[1]) for r in wh.con.execute(f"DESCRIBE {name}").fetchall()]
             assert documented == actual, name
+
+
+def test_the_readmes_first_sql_example_gives_the_shares_sold(tmp_path: Path) -> None:
+    """Guards against the first query a newcomer copies double-counting: summing every code,
+    both tables, and an original beside its amendment. Its answer must equal the sold shares
+    of the analyst rulebook (issuer_daily), on a day with an amended sale."""
+    import io
+    import shlex
+
+    from form4.flows.cli.main import main
+    from form4.warehouse.db import Warehouse
+    from tests.analyst_day import analyst_day
+
+    line = next(line for line in README.splitlines() if line.startswith("form4 sql "))
+    args = shlex.split(line)[1:]
+    db = tmp_path / "a.duckdb"
+    with Warehouse(db) as wh:
+        wh.load_batch(analyst_day())
+        expected = wh.con.execute(
+            "SELECT issuer_ticker, sum(sold_shares) FROM issuer_daily GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        naive = wh.con.execute("SELECT sum(shares) FROM transactions").fetchone()
+    out = io.StringIO()
+    assert main([*args, "--db", str(db), "--format", "json"], out=out) == 0
+    import json
+    from decimal import Decimal
+
+    rows = json.loads(out.getvalue())
+    got = sorted((r["issuer_ticker"], Decimal(str(r["shares_sold"]))) for r in rows)
+    assert got == [(t, Decimal(v)) for t, v in expected] and got
+    assert naive is not None and sum(v for _, v in got) != naive[0]

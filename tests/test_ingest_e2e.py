@@ -243,3 +243,21 @@ def test_an_unknown_schema_version_is_loaded_and_counted_not_rejected(tmp_path: 
     finally:
         con.close()
     assert row == ("X0999",)
+
+
+def test_catching_up_an_empty_stretch_logs_one_line_not_one_per_day(
+    server: FaultyEdgar, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Guards against a catch-up over weeks without an index printing a line per day (the
+    212 "no index" lines of an empty half-year), while the day with filings still reports."""
+    import logging
+
+    settings = settings_for(server, tmp_path)
+    with caplog.at_level(logging.INFO, logger="form4"):
+        summary = run_ingest(settings, date(2026, 1, 5), date(2026, 2, 6), today=TODAY)
+    assert len(summary.days) == 25 and summary.totals.loaded > 0
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert "2026-01-05..2026-01-30: 0 filings on 20 days" in lines
+    assert "2026-02-03..2026-02-06: 0 filings on 4 days" in lines
+    assert not [line for line in lines if "no index" in line]
+    assert f"{DAY}: {summary.days[20].index_entries} filings listed" in lines

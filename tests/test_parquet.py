@@ -3,6 +3,7 @@ atomic partition swaps."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -95,6 +96,11 @@ def test_loading_one_filing_rewrites_only_its_month(wh: Warehouse, tmp_path: Pat
         "reporting_owners",
         "transactions",
         "owner_signatures",
+        # the views over them: a purchase on its own, so no cluster, no amendment
+        "transactions_current",
+        "insider_trades",
+        "open_market",
+        "issuer_daily",
     }
     assert all(mtimes(target)[p] == t for p, t in before.items())
     assert len(read(target, "transactions")) == wh.count("transactions")
@@ -124,3 +130,53 @@ def test_a_range_exports_only_the_months_it_overlaps(wh: Warehouse, tmp_path: Pa
     assert result.written == ()
     result = export_parquet(wh.con, tmp_path / "lake", start=date(2026, 2, 15), end=None)
     assert {(w.filing_year, w.filing_month) for w in result.written} == {(2026, 2)}
+
+
+def _read_view(target: Path, name: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect()
+    try:
+        columns = [
+            r[0]
+            for r in con.execute(
+                f"DESCRIBE SELECT * FROM read_parquet('{target}/{name}/**/*.parquet', "
+                "hive_partitioning=true)"
+            ).fetchall()
+            if r[0] not in ("filing_year", "filing_month")
+        ]
+        cols = ", ".join(f'"{c}"' for c in columns)
+        return sorted(
+            con.execute(
+                f"SELECT {cols} FROM read_parquet('{target}/{name}/**/*.parquet', "
+                "hive_partitioning=true)"
+            ).fetchall(),
+            key=repr,
+        )
+    finally:
+        con.close()
+
+
+def test_every_view_is_exported_with_the_rows_the_warehouse_gives(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    """Guards against Parquet readers having to re-implement amendments and the sale rules:
+    transactions_current and every analyst view must be in the export, row for row (the
+    analyst day holds an amended sale, sell-to-cover, awards and exercises)."""
+    from form4.warehouse.parquet import EXPORT_VIEWS, MANIFEST_NAME
+
+    target = tmp_path / "lake"
+    export_parquet(wh.con, target)
+    assert {"transactions_current", "holdings_current", "insider_trades", "issuer_daily"} <= set(
+        EXPORT_VIEWS
+    )
+    for name in EXPORT_VIEWS:
+        expected = sorted(wh.con.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
+        if not expected:
+            assert not (target / name).exists(), name
+            continue
+        assert _read_view(target, name) == expected, name
+    current = wh.con.execute("SELECT count(*) FROM transactions_current").fetchone()
+    everything = wh.con.execute("SELECT count(*) FROM transactions").fetchone()
+    assert current is not None and everything is not None and current[0] < everything[0]
+    manifest = json.loads((target / MANIFEST_NAME).read_text())
+    listed = {p["path"] for parts in manifest["tables"].values() for p in parts}
+    assert listed == {str(p.relative_to(target)) for p in target.rglob("*.parquet")}

@@ -148,3 +148,22 @@ def test_a_new_pack_makes_its_directory_entries_durable(
     day = store.root / "2026/02/02"
     assert sorted(synced[:-1]) == [store.root, store.root / "2026", day.parent, day]
     assert synced[-1] == day
+
+
+def test_a_new_pack_is_not_executable_and_respects_the_umask(tmp_path: Path) -> None:
+    """Guards against raw copies created ``rwxr-xr-x`` (data marked as programs), or readable
+    by everyone on a machine whose umask says otherwise."""
+    import os
+    import stat
+
+    for umask, expected in ((0o022, 0o644), (0o077, 0o600)):
+        old = os.umask(umask)
+        try:
+            store = RawStore(tmp_path / f"raw-{umask:o}")
+            with closing(store.pack()) as pack:
+                location = pack.put("0001127602-25-000001", b"<SEC-DOCUMENT>x")
+                pack.sync()
+        finally:
+            os.umask(old)
+        mode = stat.S_IMODE((store.root / location.path).stat().st_mode)
+        assert mode == expected, oct(mode)

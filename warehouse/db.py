@@ -28,9 +28,14 @@ from form4.warehouse.schema import DATA_TABLES, create_all
 from form4.warehouse.views import create_views
 
 CHECKPOINT_THRESHOLD = "256MB"
+# The storage format a new warehouse file is written in: the oldest DuckDB that must open it
+# (a data engineer's CLI, a BI tool's bundled driver). A file keeps the format it was created
+# with. "latest" is the running DuckDB's own, newest format.
+DEFAULT_STORAGE_VERSION = "v1.4.0"
 
 __all__ = [
     "CHECKPOINT_THRESHOLD",
+    "DEFAULT_STORAGE_VERSION",
     "FailedFetch",
     "PreparedBatch",
     "RawDocument",
@@ -103,16 +108,26 @@ class Warehouse:
     """An open DuckDB warehouse. Use as a context manager; one writer process at a time."""
 
     def __init__(
-        self, path: Path | str, *, read_only: bool = False, memory_mb: int | None = None
+        self,
+        path: Path | str,
+        *,
+        read_only: bool = False,
+        memory_mb: int | None = None,
+        storage_version: str = DEFAULT_STORAGE_VERSION,
     ) -> None:
         """``memory_mb`` caps DuckDB's own memory (its cache of the database and the data
         not yet checkpointed; it spills to disk beyond that), so a long backfill's memory does
-        not grow with the warehouse. None leaves DuckDB's default (80% of RAM)."""
+        not grow with the warehouse. None leaves DuckDB's default (80% of RAM).
+        ``storage_version`` is the storage format of a file created now (an existing file
+        keeps its own): ``v1.4.0`` lets DuckDB 1.4 and later open it."""
         self.path = Path(path)
         try:
             if not read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            config: dict[str, str | bool | int | float | list[str]] = {
+                "storage_compatibility_version": storage_version
+            }
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             message = str(exc).splitlines()[0]
             if "lock" in message.lower():

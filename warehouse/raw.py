@@ -34,8 +34,9 @@ from pathlib import Path
 
 from form4.parsers.errors import LoadError
 
-__all__ = ["RawLocation", "RawPack", "RawStore", "gzip_member", "sha256"]
+__all__ = ["PACK_MODE", "RawLocation", "RawPack", "RawStore", "gzip_member", "sha256"]
 
+PACK_MODE = 0o644  # permissions a new pack is created with, before the umask
 _ACCESSION = re.compile(r"^\d{10}-\d{2}-\d{6}$")
 # gzip header: magic, deflate, FNAME flag, no mtime, no extra flags, OS unknown
 _HEADER = b"\x1f\x8b\x08\x08\x00\x00\x00\x00\x00\xff"
@@ -113,7 +114,9 @@ class RawPack:
                     created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
                     path.parent.mkdir(parents=True, exist_ok=True)
                     self._fd = os.open(
-                        path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+                        path,
+                        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
+                        PACK_MODE,  # rw-r--r-- (less what the umask removes): data, not a program
                     )
                     # the new file's entry, and those of the directories made for it
                     for directory in {path.parent, *(d.parent for d in created)}:

@@ -1,5 +1,5 @@
 """The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``report``, ``export``,
-``sql`` and ``demo``.
+``sql``, ``mirror`` and ``demo``.
 
 Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow or a
 warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
@@ -71,11 +71,22 @@ def _edgar_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def form4_version() -> str:
+    """The installed distribution's version (``pyproject.toml``), e.g. ``0.1.0``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("form4")
+    except PackageNotFoundError:  # a checkout on sys.path without an install
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="form4",
         description="SEC EDGAR insider transactions (Forms 3, 4, 5) into DuckDB.",
     )
+    parser.add_argument("--version", action="version", version=f"form4 {form4_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ingest = sub.add_parser(
@@ -143,12 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         help="write the warehouse as Hive-partitioned Parquet (filing_year=/filing_month=)",
         description=(
-            "Writes every data table (and rejects without their raw bytes) under DIR, one file "
-            "per table and filing month; only months changed since the last export to DIR are "
-            "rewritten, each atomically. --from/--to limit it to the months they overlap."
+            "Writes every data table (and rejects without their raw bytes) and every view "
+            "(transactions_current, the analyst views) under DIR, one file per table and "
+            "filing month; only months changed since the last export to DIR are rewritten, "
+            "each atomically. DIR may be s3://bucket/prefix (AWS credentials from the "
+            "environment, AWS_ENDPOINT_URL for an S3-compatible server). --from/--to limit "
+            "it to the months they overlap."
         ),
     )
-    export.add_argument("--parquet", required=True, metavar="DIR", help="target directory")
+    export.add_argument(
+        "--parquet",
+        required=True,
+        metavar="DIR",
+        help="target directory, or s3://bucket/prefix",
+    )
     export.add_argument("--from", dest="start", type=_date_arg, help="first filing day")
     export.add_argument("--to", dest="end", type=_date_arg, help="last filing day")
     _db_option(export)
@@ -158,6 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     _db_option(sql)
     sql.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="output format"
+    )
+
+    mirror = sub.add_parser(
+        "mirror",
+        help="serve an EDGAR-shaped folder (default: the bundled sample days) on 127.0.0.1",
+        description=(
+            "A loopback EDGAR mirror for trying a deployment offline: point a worker at it "
+            "with FORM4_EDGAR_URL. Serves until interrupted."
+        ),
+    )
+    mirror.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    mirror.add_argument(
+        "--dir", dest="root", help="folder laid out as EDGAR's URL paths (default: sample days)"
     )
 
     demo = sub.add_parser(
@@ -294,7 +326,14 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
     with open_warehouse(settings) as warehouse:
-        result = export_parquet(warehouse.con, args.parquet, start=args.start, end=args.end)
+        result = export_parquet(
+            warehouse.con,
+            args.parquet,
+            start=args.start,
+            end=args.end,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_region=settings.s3_region,
+        )
     out.write(
         f"form4: exported to {result.target}: {len(result.written)} partitions written "
         f"({result.rows_written} rows), {result.unchanged} unchanged, "
@@ -313,7 +352,37 @@ def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# The offline demo must not let Prefect report usage: its SDK reads DO_NOT_TRACK from the
+# process environment (at import and at each flow run), its ephemeral server this setting.
+DEMO_TELEMETRY_OFF = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+def _cmd_mirror(args: argparse.Namespace, out: TextIO) -> int:
+    import time
+    from pathlib import Path
+
+    from form4.flows.cli.demo import SAMPLE_DATA
+    from form4.flows.cli.mirror import EdgarMirror
+
+    root = Path(args.root) if args.root else SAMPLE_DATA
+    if not root.is_dir():
+        raise ConfigError(f"--dir {root}: no such folder")
+    with EdgarMirror(root, port=args.port) as mirror:
+        out.write(f"form4 mirror: serving {root} at {mirror.base_url}\n")
+        out.write(f"  point form4 at it: FORM4_EDGAR_URL={mirror.base_url}\n")
+        out.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    # The command line owns this process's environment; it sets only what the user did not,
+    # and before Prefect is imported.
+    for name, value in DEMO_TELEMETRY_OFF.items():
+        os.environ.setdefault(name, value)
     from form4.flows.cli.demo import run_demo
 
     run_demo(args.db, os.environ, out)
@@ -323,6 +392,9 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
+    from form4.flows.runlog import log_to_stderr
+
+    log_to_stderr()  # form4's lines to stderr, unless a flow run takes them (flows.runlog)
     commands = {
         "ingest": _cmd_ingest,
         "backfill": _cmd_backfill,
@@ -330,6 +402,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         "report": _cmd_report,
         "export": _cmd_export,
         "sql": _cmd_sql,
+        "mirror": _cmd_mirror,
         "demo": _cmd_demo,
     }
     try:

@@ -27,6 +27,7 @@ from form4.flows.pipeline.ingest import (
     ingest_entries,
     load_new,
 )
+from form4.flows.pipeline.progress import ProgressSink, QuietDays
 from form4.parsers.errors import FetchError, ParseError
 from form4.parsers.index import ownership_entries, parse_index
 from form4.parsers.records import IndexEntry
@@ -74,7 +75,11 @@ def backfill_range(
     raw: RawStore,
     today: date,
     on_batch: OnBatch | None = None,
+    progress: ProgressSink | None = None,
+    quiet: QuietDays | None = None,
 ) -> list[DayResult]:
+    """Every business day of ``start``..``end``; days without filings are noted in ``quiet``
+    (one line per stretch of them) instead of a line each."""
     results: list[DayResult] = []
     for quarter, days in plan_range(start, end, today):
         data = fetch_quarterly_index(client, *quarter) if quarter is not None else None
@@ -89,8 +94,11 @@ def backfill_range(
                         raw=raw,
                         today=today,
                         on_batch=on_batch,
+                        progress=progress,
                     )
                 )
+                if quiet is not None:
+                    quiet.day(day, results[-1].index_entries)
             continue
         try:
             entries = ownership_entries(parse_index(data), settings.forms)
@@ -109,8 +117,11 @@ def backfill_range(
                     warehouse=warehouse,
                     raw=raw,
                     on_batch=on_batch,
+                    progress=progress,
                 )
             )
+            if quiet is not None:
+                quiet.day(day, results[-1].index_entries)
     return results
 
 
@@ -149,6 +160,7 @@ def backfill_cik(
     warehouse: Warehouse,
     raw: RawStore,
     on_batch: OnBatch | None = None,
+    progress: ProgressSink | None = None,
 ) -> tuple[int, BatchResult]:
     """Load every ownership filing of one issuer or insider; returns (listed, result)."""
     entries = cik_entries(cik, settings=settings, client=client)
@@ -159,5 +171,6 @@ def backfill_cik(
         warehouse=warehouse,
         raw=raw,
         on_batch=on_batch,
+        progress=progress,
     )
     return len(entries), result

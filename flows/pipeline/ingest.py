@@ -22,6 +22,7 @@ import httpx
 
 from form4.flows.config import Settings
 from form4.flows.edgar.endpoints import fetch_daily_index, fetch_submission
+from form4.flows.pipeline.progress import ProgressSink
 from form4.parsers.errors import BlockedError, FetchError, ParseError
 from form4.parsers.index import ownership_entries, parse_index
 from form4.parsers.ownership import is_known_schema_version, parse_ownership
@@ -167,7 +168,11 @@ def _fetch_and_parse(
 
 def open_warehouse(settings: Settings) -> Warehouse:
     """The warehouse of a form4 run, with DuckDB's memory capped by the settings."""
-    return Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb)
+    return Warehouse(
+        settings.db_path,
+        memory_mb=settings.duckdb_memory_mb,
+        storage_version=settings.duckdb_storage,
+    )
 
 
 def _chunks(items: Sequence[IndexEntry], size: int) -> Iterable[Sequence[IndexEntry]]:
@@ -183,21 +188,27 @@ def process_entries(
     warehouse: Warehouse,
     raw: RawStore,
     on_batch: Callable[[BatchResult], None] | None = None,
+    progress: ProgressSink | None = None,
 ) -> BatchResult:
     """Fetch, keep, parse and load ``entries`` in batches of ``settings.batch_size``. The raw
-    copies go into one pack, synced before each batch's rows are committed."""
+    copies go into one pack, synced before each batch's rows are committed. ``progress``
+    learns the number of entries first, then each one as its fetch ends."""
     total = BatchResult()
+    if progress is not None and entries:
+        progress.add_total(len(entries))
+
+    def fetch(entry: IndexEntry) -> _Outcome:
+        outcome = _fetch_and_parse(entry, settings=settings, client=client, pack=pack)
+        if progress is not None:
+            progress.advance(1)
+        return outcome
+
     with (
         closing(raw.pack()) as pack,
         ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool,
     ):
         for batch in _chunks(entries, settings.batch_size):
-            outcomes = list(
-                pool.map(
-                    lambda e: _fetch_and_parse(e, settings=settings, client=client, pack=pack),
-                    batch,
-                )
-            )
+            outcomes = list(pool.map(fetch, batch))
             result = BatchResult()
             filings = [o.filing for o in outcomes if o.filing is not None]
             rejects = [o.reject for o in outcomes if o.reject is not None]
@@ -238,13 +249,19 @@ def ingest_day(
     raw: RawStore,
     today: date,
     on_batch: Callable[[BatchResult], None] | None = None,
+    progress: ProgressSink | None = None,
 ) -> DayResult:
     """One EDGAR day end to end; safe to re-run (already-held filings are not fetched again)."""
+    if progress is not None:
+        progress.describe(f"{day}")
     data = fetch_daily_index(client, day)
     if data is None:
         status = "pending" if day >= today else "no_index"
         warehouse.mark_day(day, settings.forms, status)
-        log.info("%s: no index (%s)", day, status)
+        # a past day without an index is one of a quiet stretch (flows.pipeline.progress)
+        log.log(
+            logging.INFO if status == "pending" else logging.DEBUG, "%s: no index (%s)", day, status
+        )
         return DayResult(day, status)
     try:
         entries = ownership_entries(parse_index(data), settings.forms)
@@ -258,6 +275,7 @@ def ingest_day(
         warehouse=warehouse,
         raw=raw,
         on_batch=on_batch,
+        progress=progress,
     )
 
 
@@ -269,6 +287,7 @@ def load_new(
     warehouse: Warehouse,
     raw: RawStore,
     on_batch: Callable[[BatchResult], None] | None = None,
+    progress: ProgressSink | None = None,
 ) -> tuple[int, BatchResult]:
     """Fetch and load the entries not loaded yet (rejects are fetched again, since a damaged
     copy may have been served); returns how many were already loaded, and the result."""
@@ -276,7 +295,13 @@ def load_new(
     rejected = warehouse.rejected_accessions(known)
     todo = [e for e in entries if e.accession_number not in known or e.accession_number in rejected]
     batch = process_entries(
-        todo, settings=settings, client=client, warehouse=warehouse, raw=raw, on_batch=on_batch
+        todo,
+        settings=settings,
+        client=client,
+        warehouse=warehouse,
+        raw=raw,
+        on_batch=on_batch,
+        progress=progress,
     )
     return len(entries) - len(todo), batch
 
@@ -290,9 +315,10 @@ def ingest_entries(
     warehouse: Warehouse,
     raw: RawStore,
     on_batch: Callable[[BatchResult], None] | None = None,
+    progress: ProgressSink | None = None,
 ) -> DayResult:
     """A day's index entries end to end: load what is new, then record the day."""
-    log.info("%s: %d filings listed", day, len(entries))
+    log.log(logging.INFO if entries else logging.DEBUG, "%s: %d filings listed", day, len(entries))
     held, batch = load_new(
         entries,
         settings=settings,
@@ -300,6 +326,7 @@ def ingest_entries(
         warehouse=warehouse,
         raw=raw,
         on_batch=on_batch,
+        progress=progress,
     )
     status = "done" if batch.failed == 0 else "pending"
     warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))
