@@ -159,6 +159,14 @@ class Settings:
     max_xml_bytes: int = 10 * 1024 * 1024
     # where processes of this user share the EDGAR rate limit; None: this process only
     rate_dir: Path | None = None
+    # how long to wait for a warehouse another process holds; None: 60 s to read, 600 s to write
+    lock_wait_s: float | None = None
+
+    def wait_s(self, *, writer: bool) -> float:
+        """How long a reader or a writer waits for the DuckDB file (``FORM4_LOCK_WAIT_S``)."""
+        if self.lock_wait_s is not None:
+            return self.lock_wait_s
+        return 600.0 if writer else 60.0
 
     @property
     def raw_root(self) -> Path:
@@ -210,4 +218,9 @@ class Settings:
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
             rate_dir=_rate_dir(env, url),
+            lock_wait_s=(
+                _float(env, "FORM4_LOCK_WAIT_S", 0.0, minimum=0.0)
+                if env.get("FORM4_LOCK_WAIT_S", "").strip()
+                else None
+            ),
         )

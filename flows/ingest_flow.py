@@ -160,9 +160,9 @@ def publish_task(settings: Settings, days: list[date]) -> None:
     from form4.warehouse.parquet import export_parquet
 
     logger = get_run_logger()
-    with open_warehouse(settings) as warehouse:
+    with open_warehouse(settings) as warehouse, warehouse.connection() as con:
         if settings.parquet_dir is not None:
-            result = export_parquet(warehouse.con, settings.parquet_dir)
+            result = export_parquet(con, settings.parquet_dir)
             logger.info(
                 "Parquet export to %s: %d partitions written, %d unchanged",
                 result.target,
@@ -171,7 +171,7 @@ def publish_task(settings: Settings, days: list[date]) -> None:
             )
         for day in days:
             create_markdown_artifact(
-                markdown=highlights_markdown(warehouse.con, day),
+                markdown=highlights_markdown(con, day),
                 key=f"form4-highlights-{day:%Y-%m-%d}",
                 description=f"form4: insider activity filed on {day}",
             )

@@ -12,7 +12,9 @@ documents on disk).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ import pyarrow as pa
 from form4.parsers.errors import LoadError
 from form4.parsers.records import ParsedFiling
 from form4.warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
+from form4.warehouse.lock import READER_WAIT_S, WRITER_WAIT_S, WriterLock, connect
 from form4.warehouse.schema import DATA_TABLES, create_all
 from form4.warehouse.views import create_views
 
@@ -100,51 +103,110 @@ def _link_amendments(con: duckdb.DuckDBPyConnection, issuers: list[str]) -> None
 
 
 class Warehouse:
-    """An open DuckDB warehouse. Use as a context manager; one writer process at a time."""
+    """An open DuckDB warehouse. Use as a context manager; one writer process at a time.
+
+    ``hold=True`` (the default) keeps one connection for the object's life, as a notebook
+    would. ``hold=False`` is how form4's writers run: the object holds the ``WriterLock`` for
+    its life but the DuckDB file only inside ``connection()`` blocks (each load, each state
+    query), opening and closing it each time, so other processes can read between batches.
+    Every open waits up to ``lock_wait_s`` for a process holding the file (``warehouse.lock``).
+    """
 
     def __init__(
-        self, path: Path | str, *, read_only: bool = False, memory_mb: int | None = None
+        self,
+        path: Path | str,
+        *,
+        read_only: bool = False,
+        memory_mb: int | None = None,
+        hold: bool = True,
+        lock_wait_s: float | None = None,
     ) -> None:
         """``memory_mb`` caps DuckDB's own memory (its cache of the database and the data
         not yet checkpointed; it spills to disk beyond that), so a long backfill's memory does
         not grow with the warehouse. None leaves DuckDB's default (80% of RAM)."""
         self.path = Path(path)
-        try:
-            if not read_only:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            message = str(exc).splitlines()[0]
-            if "lock" in message.lower():
-                raise LoadError(
-                    f"{self.path} is in use by another form4 process; try again when it is done "
-                    f"({message})"
-                ) from None
-            raise LoadError(f"cannot open {self.path}: {message}") from None
-        except duckdb.Error as exc:
-            raise LoadError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
-        if memory_mb is not None:
-            self.con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
-        if not read_only:
-            # DuckDB folds its write-ahead log into the database file (a checkpoint) once the
-            # log passes this size. The default (16 MB) checkpoints every few batches during a
-            # backfill, and each checkpoint costs more as tables grow; this size makes a
-            # million-row load in 2,500-filing batches about 1.5x faster (bench/load.py). Data
-            # not yet checkpointed is held in memory, within memory_mb (spilled beyond it).
-            # The log is folded in on close and replayed after a crash.
-            self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-            create_all(self.con)
-            create_views(self.con)
+        self.read_only = read_only
+        self.memory_mb = memory_mb
+        self.hold = hold
+        default_wait = READER_WAIT_S if read_only else WRITER_WAIT_S
+        self.lock_wait_s = default_wait if lock_wait_s is None else lock_wait_s
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._depth = 0
+        self._guard = threading.RLock()
+        self._writer: WriterLock | None = None
         self._columns: dict[str, list[str]] = {}
-        for table, column in self.con.execute(
-            "SELECT table_name, column_name FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND schema_name = 'main' "
-            "ORDER BY table_name, column_index"
-        ).fetchall():
-            self._columns.setdefault(table, []).append(column)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not hold:
+                self._writer = WriterLock(self.path, wait_s=self.lock_wait_s)
+                self._writer.acquire()
+        try:
+            self._con = self._open(setup=True)
+            for table, column in self._con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = 'main' "
+                "ORDER BY table_name, column_index"
+            ).fetchall():
+                self._columns.setdefault(table, []).append(column)
+        except BaseException:
+            self.close()
+            raise
+        if not hold:
+            self._con.close()
+            self._con = None
+
+    def _open(self, *, setup: bool = False) -> duckdb.DuckDBPyConnection:
+        con = connect(self.path, read_only=self.read_only, wait_s=self.lock_wait_s)
+        try:
+            if self.memory_mb is not None:
+                con.execute(f"SET memory_limit = '{int(self.memory_mb)}MB'")
+            if not self.read_only:
+                # DuckDB folds its write-ahead log into the database file (a checkpoint) once
+                # the log passes this size. The default (16 MB) checkpoints every few batches
+                # during a backfill, and each checkpoint costs more as tables grow; this size
+                # makes a million-row load in 2,500-filing batches about 1.5x faster
+                # (bench/load.py). Data not yet checkpointed is held in memory, within
+                # memory_mb (spilled beyond it). The log is folded in on close (so a writer
+                # that closes after each batch checkpoints then) and replayed after a crash.
+                con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+                if setup:
+                    create_all(con)
+                    create_views(con)
+        except duckdb.Error as exc:
+            con.close()
+            raise LoadError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
+        return con
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The open connection: always with ``hold``, else inside a ``connection()`` block."""
+        if self._con is None:
+            raise LoadError(f"{self.path} is not open here; use 'with warehouse.connection()'")
+        return self._con
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection for one unit of work: opened (waiting for the file if need be) on
+        entry and closed on exit unless the warehouse holds it; nested blocks share it."""
+        with self._guard:
+            if self._con is None:
+                self._con = self._open()
+            self._depth += 1
+            try:
+                yield self._con
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and not self.hold and self._con is not None:
+                    con, self._con = self._con, None
+                    con.close()
 
     def close(self) -> None:
-        self.con.close()
+        if self._con is not None:
+            con, self._con = self._con, None
+            con.close()
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
 
     def __enter__(self) -> Warehouse:
         return self
@@ -174,6 +236,10 @@ class Warehouse:
         row of its accessions, in one transaction."""
         if not batch.keys:
             return
+        with self.connection():
+            self._load_prepared(batch)
+
+    def _load_prepared(self, batch: PreparedBatch) -> None:
         tables = batch.tables
         issuers = list(batch.issuers)
         key_table = pa.table({"accession_number": pa.array(batch.keys, type=pa.string())})
@@ -246,7 +312,11 @@ class Warehouse:
 
     def _among(self, accessions: Iterable[str], query: str) -> set[str]:
         wanted = pa.table({"accession_number": pa.array(sorted(set(accessions)), type=pa.string())})
-        con = self.con.cursor()
+        with self.connection() as base:
+            return self._among_in(base, wanted, query)
+
+    def _among_in(self, base: duckdb.DuckDBPyConnection, wanted: pa.Table, query: str) -> set[str]:
+        con = base.cursor()
         try:
             con.register("_wanted", wanted)
             rows = con.execute(
@@ -272,8 +342,14 @@ class Warehouse:
         """Upsert accessions that could not be fetched; ``attempts`` counts the runs."""
         if not failures:
             return
+        with self.connection() as base:
+            self._record_failures(base, failures)
+
+    def _record_failures(
+        self, base: duckdb.DuckDBPyConnection, failures: Sequence[FailedFetch]
+    ) -> None:
         now = utcnow()
-        con = self.con.cursor()
+        con = base.cursor()
         try:
             con.begin()
             for f in failures:
@@ -306,11 +382,13 @@ class Warehouse:
             con.close()
 
     def failed_fetches(self, forms: Sequence[str]) -> list[FailedFetch]:
-        rows = self.con.execute(
-            "SELECT accession_number, day, cik, filename, form_type, error FROM failed_accessions "
-            "WHERE list_contains(?, form_type) ORDER BY day, accession_number",
-            [list(forms)],
-        ).fetchall()
+        with self.connection() as con:
+            rows = con.execute(
+                "SELECT accession_number, day, cik, filename, form_type, error "
+                "FROM failed_accessions WHERE list_contains(?, form_type) "
+                "ORDER BY day, accession_number",
+                [list(forms)],
+            ).fetchall()
         return [FailedFetch(*row) for row in rows]
 
     def mark_day(
@@ -323,7 +401,13 @@ class Warehouse:
     ) -> None:
         """Record a day's outcome; counts are taken from the warehouse itself."""
         key = ",".join(forms)
-        con = self.con.cursor()
+        with self.connection() as base:
+            self._mark_day(base, day, key, status, index_entries)
+
+    def _mark_day(
+        self, base: duckdb.DuckDBPyConnection, day: date, key: str, status: str, index_entries: int
+    ) -> None:
+        con = base.cursor()
         try:
             con.begin()
             con.execute("DELETE FROM ingest_days WHERE day = ? AND forms = ?", [day, key])
@@ -348,19 +432,23 @@ class Warehouse:
             con.close()
 
     def last_done_day(self, forms: Sequence[str]) -> date | None:
-        row = self.con.execute(
-            "SELECT max(day) FROM ingest_days WHERE forms = ? AND status IN ('done', 'no_index')",
-            [",".join(forms)],
-        ).fetchone()
+        with self.connection() as con:
+            row = con.execute(
+                "SELECT max(day) FROM ingest_days WHERE forms = ? "
+                "AND status IN ('done', 'no_index')",
+                [",".join(forms)],
+            ).fetchone()
         return row[0] if row else None
 
     def pending_days(self, forms: Sequence[str]) -> list[date]:
-        rows = self.con.execute(
-            "SELECT day FROM ingest_days WHERE forms = ? AND status = 'pending' ORDER BY day",
-            [",".join(forms)],
-        ).fetchall()
+        with self.connection() as con:
+            rows = con.execute(
+                "SELECT day FROM ingest_days WHERE forms = ? AND status = 'pending' ORDER BY day",
+                [",".join(forms)],
+            ).fetchall()
         return [r[0] for r in rows]
 
     def count(self, table: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        with self.connection() as con:
+            row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else 0

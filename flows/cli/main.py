@@ -275,7 +275,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
     _check_range(args.date, args.to)
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
-    con = open_read_only(settings.db_path)
+    con = open_read_only(settings.db_path, settings.wait_s(writer=False))
     try:
         report = build_report(con, args.issuer, args.date, args.to or args.date)
     finally:
@@ -293,8 +293,8 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
-    with open_warehouse(settings) as warehouse:
-        result = export_parquet(warehouse.con, args.parquet, start=args.start, end=args.end)
+    with open_warehouse(settings) as warehouse, warehouse.connection() as con:
+        result = export_parquet(con, args.parquet, start=args.start, end=args.end)
     out.write(
         f"form4: exported to {result.target}: {len(result.written)} partitions written "
         f"({result.rows_written} rows), {result.unchanged} unchanged, "
@@ -309,7 +309,7 @@ def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
     from form4.flows.cli.output import run_sql
 
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
-    run_sql(settings.db_path, args.query, args.format, out)
+    run_sql(settings.db_path, args.query, args.format, out, settings.wait_s(writer=False))
     return 0
 
 

@@ -164,8 +164,15 @@ def _fetch_and_parse(
 
 
 def open_warehouse(settings: Settings) -> Warehouse:
-    """The warehouse of a form4 run, with DuckDB's memory capped by the settings."""
-    return Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb)
+    """The warehouse of a form4 writer, with DuckDB's memory capped by the settings: it holds
+    the single-writer lock for the run but the DuckDB file only while it writes or looks up
+    state, so other processes can read between batches."""
+    return Warehouse(
+        settings.db_path,
+        memory_mb=settings.duckdb_memory_mb,
+        hold=False,
+        lock_wait_s=settings.wait_s(writer=True),
+    )
 
 
 def _chunks(items: Sequence[IndexEntry], size: int) -> Iterable[Sequence[IndexEntry]]:
@@ -202,8 +209,9 @@ def process_entries(
             raw_docs = [o.raw_document for o in outcomes if o.raw_document is not None]
             failures = [o.failure for o in outcomes if o.failure is not None]
             pack.sync()  # the rows below point into the pack: its bytes go to disk first
-            warehouse.load_batch(filings, rejects=rejects, raw_documents=raw_docs)
-            warehouse.record_failures(failures)
+            with warehouse.connection():  # the file is held only for these writes
+                warehouse.load_batch(filings, rejects=rejects, raw_documents=raw_docs)
+                warehouse.record_failures(failures)
             result.fetched = len(raw_docs)
             result.loaded = len(filings)
             result.unknown_schema = sum(
