@@ -186,7 +186,7 @@ def ingest(
     edgar_url: str | None = None,
     user_agent: str | None = None,
 ) -> IngestSummary | State:
-    """Ingest EDGAR ownership filings into DuckDB: ``start``..``end``, or catch up to yesterday.
+    """Ingest EDGAR ownership filings into DuckDB: ``start``..``end``, or catch up to today.
 
     Settings not given here come from the environment (``SEC_USER_AGENT``, ``FORM4_DB``,
     ``FORM4_EDGAR_URL``, ``FORM4_MAX_RPS``, ...), read once now.

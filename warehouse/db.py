@@ -13,7 +13,7 @@ documents on disk).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,7 +24,8 @@ import duckdb
 import pyarrow as pa
 
 from form4.parsers.errors import LoadError
-from form4.parsers.records import ParsedFiling
+from form4.parsers.feed import FeedEntry
+from form4.parsers.records import IndexEntry, ParsedFiling
 from form4.warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
 from form4.warehouse.lock import READER_WAIT_S, WRITER_WAIT_S, WriterLock, connect
 from form4.warehouse.schema import DATA_TABLES, create_all
@@ -452,3 +453,119 @@ class Warehouse:
         with self.connection() as con:
             row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else 0
+
+    # ----------------------------------------------------------------- feed state
+
+    def feed_seen(self, accessions: Collection[str]) -> set[str]:
+        """Those of ``accessions`` an earlier poll of the feed recorded, or already loaded."""
+        if not accessions:
+            return set()
+        return self._among(
+            accessions,
+            "SELECT accession_number FROM feed_entries UNION ALL "
+            "SELECT accession_number FROM filings UNION ALL SELECT accession_number FROM rejects",
+        )
+
+    def record_feed(self, entries: Sequence[FeedEntry], seen_at: datetime) -> int:
+        """Add feed entries not recorded yet (each accession once); returns how many."""
+        first: dict[str, FeedEntry] = {}
+        for e in entries:
+            first.setdefault(e.accession_number, e)
+        if not first:
+            return 0
+        rows = list(first.values())
+        table = pa.table(
+            {
+                "accession_number": pa.array([e.accession_number for e in rows], pa.string()),
+                "form_type": pa.array([e.form_type for e in rows], pa.string()),
+                "cik": pa.array([e.cik for e in rows], pa.string()),
+                "feed_filed": pa.array([e.filed for e in rows], pa.date32()),
+                "feed_updated": pa.array(
+                    [e.updated.astimezone(UTC).replace(tzinfo=None) for e in rows],
+                    pa.timestamp("us"),
+                ),
+            }
+        )
+        with self.connection() as base:
+            con = base.cursor()
+            try:
+                con.register("_feed_new", table)
+                con.begin()
+                added = con.execute(
+                    "INSERT INTO feed_entries BY NAME SELECT n.*, ? AS seen_at, "
+                    "NULL::TIMESTAMP AS loaded_at, NULL::DATE AS index_day FROM _feed_new n "
+                    "WHERE n.accession_number NOT IN (SELECT accession_number FROM feed_entries)",
+                    [seen_at],
+                ).fetchone()
+                con.commit()
+            except duckdb.Error as exc:
+                con.rollback()
+                raise LoadError(f"recording feed entries failed: {exc}") from exc
+            finally:
+                con.close()
+        return int(added[0]) if added else 0
+
+    def feed_pending(self, forms: Sequence[str]) -> list[IndexEntry]:
+        """Feed entries of ``forms`` not loaded yet (oldest first), as index entries to fetch.
+        Those that failed to fetch are left to the nightly run's retry."""
+        with self.connection() as con:
+            rows = con.execute(
+                "SELECT form_type, cik, feed_filed, accession_number FROM feed_entries e "
+                "WHERE loaded_at IS NULL AND list_contains(?, form_type) "
+                "AND accession_number NOT IN (SELECT accession_number FROM filings) "
+                "AND accession_number NOT IN (SELECT accession_number FROM rejects) "
+                "AND accession_number NOT IN (SELECT accession_number FROM failed_accessions) "
+                "ORDER BY feed_updated, accession_number",
+                [list(forms)],
+            ).fetchall()
+        return [
+            IndexEntry(form, "", cik, filed, f"edgar/data/{int(cik)}/{acc}.txt", acc)
+            for form, cik, filed, acc in rows
+        ]
+
+    def mark_feed_loaded(self, accessions: Collection[str], at: datetime) -> None:
+        """Record when the rows of feed entries were committed."""
+        if not accessions:
+            return
+        with self.connection() as con:
+            con.execute(
+                "UPDATE feed_entries SET loaded_at = ? "
+                "WHERE loaded_at IS NULL AND list_contains(?, accession_number)",
+                [at, sorted(accessions)],
+            )
+
+    def match_index_day(self, day: date, entries: Sequence[IndexEntry]) -> None:
+        """The daily index of ``day`` lists ``entries``: a filing loaded earlier from the feed
+        takes the index's day and CIK in ``raw_documents`` (EDGAR's filing date decides, not
+        when the feed showed it), and its feed entry records the day."""
+        if not entries:
+            return
+        listed = pa.table(
+            {
+                "accession_number": pa.array([e.accession_number for e in entries], pa.string()),
+                "cik": pa.array([e.cik for e in entries], pa.string()),
+            }
+        )
+        with self.connection() as base:
+            con = base.cursor()
+            try:
+                con.register("_listed", listed)
+                con.begin()
+                con.execute(
+                    "UPDATE raw_documents AS d SET filing_date = ?, cik = l.cik FROM _listed l "
+                    "WHERE d.accession_number = l.accession_number "
+                    "AND d.accession_number IN (SELECT accession_number FROM feed_entries) "
+                    "AND (d.filing_date IS DISTINCT FROM ? OR d.cik IS DISTINCT FROM l.cik)",
+                    [day, day],
+                )
+                con.execute(
+                    "UPDATE feed_entries SET index_day = ? "
+                    "WHERE accession_number IN (SELECT accession_number FROM _listed)",
+                    [day],
+                )
+                con.commit()
+            except duckdb.Error as exc:
+                con.rollback()
+                raise LoadError(f"matching day {day} with the feed failed: {exc}") from exc
+            finally:
+                con.close()

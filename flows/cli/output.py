@@ -40,7 +40,7 @@ def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO
             f"{r.failed} still failing\n"
         )
     if not summary.days:
-        out.write("  nothing to ingest: every business day up to yesterday is done\n")
+        out.write("  nothing to ingest: every business day up to today is done\n")
     for day in summary.days:
         b = day.batch
         if day.status in ("no_index", "pending") and day.index_entries == 0:
