@@ -3,8 +3,8 @@
 DuckDB lets one process open a database file read-write, or any number of processes open it
 read-only, never both at once; a connection that cannot get the file fails at once. form4's
 writers therefore hold the file only while they commit a batch (``warehouse.db``), and every
-open goes through ``connect``: on a lock conflict it logs one line naming the holder, retries
-with a short back-off, and after ``wait_s`` seconds raises a ``LoadError`` that names the
+open goes through ``connect``: on a lock conflict it retries with a short back-off, logs one
+line naming the holder once the wait has lasted a second (a commit takes less), and after ``wait_s`` seconds raises a ``LoadError`` that names the
 process holding the file (DuckDB reports its PID; ``/proc`` gives its command line).
 
 Two form4 writers must still not interleave (two ingests of one day would fetch every filing
@@ -46,6 +46,7 @@ READER_WAIT_S = 60.0  # a query, a report, an export waits this long by default
 WRITER_WAIT_S = 600.0  # an ingest, backfill, reprocess or watch waits this long by default
 _FIRST_POLL_S = 0.01
 _MAX_POLL_S = 0.2
+_NOTICE_S = 1.0  # a wait for the DuckDB file is announced once it has lasted this long
 _PID = re.compile(r"\(PID (\d+)\)")
 
 Sleep = Callable[[float], None]
@@ -88,6 +89,7 @@ def connect(
     """A DuckDB connection to ``path``; while another process holds the file, wait for it (one
     notice line), at most ``wait_s`` seconds, then a ``LoadError`` naming the holder."""
     deadline: float | None = None
+    noticed = False
     poll = _FIRST_POLL_S
     while True:
         try:
@@ -100,13 +102,15 @@ def connect(
             now = clock()
             if deadline is None:
                 deadline = now + wait_s
-                if wait_s > 0:
-                    log.warning(
-                        "form4: %s is in use by %s; waiting up to %g s (FORM4_LOCK_WAIT_S)",
-                        path,
-                        holder,
-                        wait_s,
-                    )
+            # a commit takes a fraction of a second: only a wait that lasts is worth a line
+            if not noticed and wait_s > 0 and now >= deadline - wait_s + min(_NOTICE_S, wait_s / 2):
+                noticed = True
+                log.warning(
+                    "form4: %s is in use by %s; waiting up to %g s (FORM4_LOCK_WAIT_S)",
+                    path,
+                    holder,
+                    wait_s,
+                )
             if now >= deadline:
                 raise LoadError(
                     f"{path} is in use by {holder}; gave up after waiting {wait_s:g} s "
