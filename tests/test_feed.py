@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from form4.flows.cli.mirror import max_requests_in_any_window
 from form4.flows.config import Settings
 from form4.flows.edgar.client import build_client
 from form4.flows.ingest_flow import run_ingest
@@ -159,6 +160,8 @@ def test_the_watcher_loads_each_new_filing_once_as_the_feed_grows(tmp_path: Path
     assert [r.path for r in idle_requests] == [r for r in _feed_requests(srv)[-1:]]
     fetched = _fetches(srv)
     assert len(fetched) == len(set(fetched)) == len(wanted)  # each filing fetched once
+    # the feed's requests and the filings' share one limit
+    assert max_requests_in_any_window([r.time for r in srv.requests]) <= settings.max_rps
     con = duckdb.connect(str(settings.db_path), read_only=True)
     try:
         held = {

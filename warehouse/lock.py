@@ -4,8 +4,9 @@ DuckDB lets one process open a database file read-write, or any number of proces
 read-only, never both at once; a connection that cannot get the file fails at once. form4's
 writers therefore hold the file only while they commit a batch (``warehouse.db``), and every
 open goes through ``connect``: on a lock conflict it retries with a short back-off, logs one
-line naming the holder once the wait has lasted a second (a commit takes less), and after ``wait_s`` seconds raises a ``LoadError`` that names the
-process holding the file (DuckDB reports its PID; ``/proc`` gives its command line).
+line naming the holder once the wait has lasted a second (a commit takes less), and after
+``wait_s`` seconds raises a ``LoadError`` that names the process holding the file (DuckDB
+reports its PID; ``/proc`` gives its command line).
 
 Two form4 writers must still not interleave (two ingests of one day would fetch every filing
 twice and race on the day's record), so a writer also holds ``WriterLock``: an ``flock`` on
