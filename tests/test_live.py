@@ -260,3 +260,36 @@ def test_a_group_wide_ctrl_c_stops_form4_watch_within_5_s_keeping_whole_batches(
     assert took <= 5.0, f"exited {took:.1f} s after Ctrl-C"
     assert proc.returncode == 130
     assert _whole_batches(db, 20) >= 20
+
+
+def test_the_intraday_flow_runs_one_poll_and_load_cycle_under_prefect(tmp_path: Path) -> None:
+    """Guards against the intraday deployment's flow failing under Prefect (settings, task
+    wiring) while the plain functions pass, or keeping its feed state in the process."""
+    db = tmp_path / "w.duckdb"
+    tree = synthetic_day(DAY, templates(), 6)
+    code = (
+        "import json, os, sys\n"
+        "from form4.flows.ingest_flow import run_flow\n"
+        "from form4.flows.watch_flow import intraday\n"
+        "state = run_flow(intraday, os.environ, db=sys.argv[1], edgar_url=sys.argv[2])\n"
+        "r = state.result()\n"
+        "print(json.dumps([state.is_completed(), r.new, r.batch.loaded]))\n"
+    )
+    with FaultyEdgar(tree) as srv:
+        filings = {k.rsplit("/", 1)[-1]: v for k, v in sorted(tree.items()) if k.endswith(".txt")}
+        for submission in filings.values():
+            srv.publish(submission)
+        runs = [
+            subprocess.run(
+                [sys.executable, "-c", code, str(db), srv.base_url],
+                env=_cli_env(tmp_path),
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            for _ in range(2)
+        ]
+    outcomes = [json.loads(r.stdout.strip().splitlines()[-1]) for r in runs]
+    assert outcomes == [[True, 6, 6], [True, 0, 0]], [r.stderr[-2000:] for r in runs]
