@@ -7,6 +7,7 @@ to between polls: one entry per CIK involved, other form types under the same ``
 from __future__ import annotations
 
 import sys
+import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -251,3 +252,36 @@ def test_watch_then_nightly_gives_the_same_rows_as_a_nightly_alone(tmp_path: Pat
     finally:
         con.close()
     assert row == (DAY - timedelta(1), DAY, DAY)
+
+
+def test_a_failed_poll_is_logged_and_the_watcher_polls_again(tmp_path: Path) -> None:
+    """Guards against one EDGAR outage (after retries) ending a watcher meant to run all day."""
+    from form4.flows.pipeline.watch import watch
+    from tests.edgar_server import Fault
+
+    subs = _wanted(day_submissions())
+    with FaultyEdgar(build_day(DAY, subs)) as srv:
+        settings = _settings(srv, tmp_path / "w.duckdb")
+        srv.publish(subs[0])
+        srv.inject("/cgi-bin/browse-edgar", Fault.MISSING_404, times=1)
+        stop = threading.Event()
+        cycles: list[int] = []
+
+        def counted(result: object) -> None:
+            cycles.append(1)
+            stop.set()  # one good cycle after the failed one is enough
+
+        with build_client(settings) as client:
+            # every=10 s is the minimum; the clock below makes the wait zero
+            ticks = iter(float(t) for t in range(0, 10_000, 20))
+            ran = watch(
+                settings,
+                client,
+                every=10,
+                always=True,
+                stop=stop,
+                on_cycle=counted,
+                monotonic=lambda: next(ticks),
+            )
+    assert ran == 1 and cycles == [1]
+    assert len(_feed_requests(srv)) == 2  # the failed poll, then the one that loaded

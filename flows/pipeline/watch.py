@@ -29,6 +29,7 @@ import httpx
 from form4.flows.config import Settings
 from form4.flows.edgar.feed import feed_families, poll_family
 from form4.flows.pipeline.ingest import EASTERN, BatchResult, open_warehouse, process_entries
+from form4.parsers.errors import FetchError, LoadError
 from form4.warehouse.db import utcnow
 from form4.warehouse.raw import RawStore
 
@@ -117,7 +118,9 @@ def watch(
     monotonic: Callable[[], float] = time.monotonic,
 ) -> int:
     """Cycles every ``every`` seconds (at least ``MIN_EVERY_S``) until ``stop`` is set or
-    Ctrl-C; outside watch hours (unless ``always``) it only waits. Returns the cycles run."""
+    Ctrl-C; outside watch hours (unless ``always``) it only waits. A cycle that fails to read
+    EDGAR or to get the warehouse is logged and tried again at the next poll. Returns the
+    cycles run."""
     every = max(every, MIN_EVERY_S)
     stop = stop or threading.Event()
     cycles = 0
@@ -126,10 +129,16 @@ def watch(
         started = monotonic()
         if always or in_watch_hours(now()):
             idle_logged = False
-            result = watch_cycle(settings=settings, client=client)
-            cycles += 1
-            if on_cycle is not None:
-                on_cycle(result)
+            try:
+                result = watch_cycle(settings=settings, client=client)
+            except (FetchError, LoadError) as exc:
+                # EDGAR unreachable after retries, or the warehouse busy past the wait: the
+                # next poll tries again (what was seen but not loaded is in feed_entries)
+                log.warning("feed poll failed, trying again in %g s: %s", every, exc)
+            else:
+                cycles += 1
+                if on_cycle is not None:
+                    on_cycle(result)
         elif not idle_logged:
             log.info("outside 06:00-22:30 New York time on a business day: waiting")
             idle_logged = True
