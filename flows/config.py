@@ -220,6 +220,14 @@ class Settings:
     # an S3-compatible server for s3:// exports (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)
     s3_endpoint_url: str | None = None
     s3_region: str | None = None  # AWS_REGION / AWS_DEFAULT_REGION
+    # how long to wait for a warehouse another process holds; None: 60 s to read, 600 s to write
+    lock_wait_s: float | None = None
+
+    def wait_s(self, *, writer: bool) -> float:
+        """How long a reader or a writer waits for the DuckDB file (``FORM4_LOCK_WAIT_S``)."""
+        if self.lock_wait_s is not None:
+            return self.lock_wait_s
+        return 600.0 if writer else 60.0
 
     @property
     def raw_root(self) -> Path:
@@ -274,4 +282,9 @@ class Settings:
             rate_dir=_rate_dir(env, url),
             s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
             s3_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            lock_wait_s=(
+                _float(env, "FORM4_LOCK_WAIT_S", 0.0, minimum=0.0)
+                if env.get("FORM4_LOCK_WAIT_S", "").strip()
+                else None
+            ),
         )

@@ -182,10 +182,10 @@ def publish_task(settings: Settings, days: list[date]) -> None:
     from form4.warehouse.parquet import export_parquet
 
     logger = get_run_logger()
-    with open_warehouse(settings) as warehouse:
+    with open_warehouse(settings) as warehouse, warehouse.connection() as con:
         if settings.parquet_dir is not None:
             result = export_parquet(
-                warehouse.con,
+                con,
                 settings.parquet_dir,
                 s3_endpoint_url=settings.s3_endpoint_url,
                 s3_region=settings.s3_region,
@@ -198,7 +198,7 @@ def publish_task(settings: Settings, days: list[date]) -> None:
             )
         for day in days:
             create_markdown_artifact(
-                markdown=highlights_markdown(warehouse.con, day),
+                markdown=highlights_markdown(con, day),
                 key=f"form4-highlights-{day:%Y-%m-%d}",
                 description=f"form4: insider activity filed on {day}",
             )
@@ -213,7 +213,7 @@ def ingest(
     edgar_url: str | None = None,
     user_agent: str | None = None,
 ) -> IngestSummary | State:
-    """Ingest EDGAR ownership filings into DuckDB: ``start``..``end``, or catch up to yesterday.
+    """Ingest EDGAR ownership filings into DuckDB: ``start``..``end``, or catch up to today.
 
     Settings not given here come from the environment (``SEC_USER_AGENT``, ``FORM4_DB``,
     ``FORM4_EDGAR_URL``, ``FORM4_MAX_RPS``, ...), read once now.

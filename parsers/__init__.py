@@ -1,7 +1,8 @@
 """Pure parsing: EDGAR index files, submission text files and ownership XML into records.
 
 Bytes in, frozen dataclasses out; no I/O, no imports from ``flows`` or ``warehouse``. Modules:
-``index`` (daily/quarterly index files), ``sgml`` (full submission text: header and XML),
+``index`` (daily/quarterly index files), ``feed`` (the latest-filings Atom feed), ``sgml``
+(full submission text: header and XML),
 ``ownership`` (the ownership document), ``codes`` (transaction codes), ``xmlutil`` (safe lxml
 parsing and the traps of real filings), ``records`` (the dataclasses), ``errors`` (the one
 exception module of form4).

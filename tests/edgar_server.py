@@ -1,8 +1,12 @@
 """A loopback EDGAR that misbehaves on purpose: rate blocks, 5xx, resets, short bodies, stalls.
 
-``FaultyEdgar`` extends ``flows.cli.mirror.EdgarMirror``: faults are injected per path (exact path
-or ``fnmatch`` glob, with or without the leading slash) for a number of requests, or drawn at
-random with a seeded generator, and ``require_declared_user_agent`` turns on EDGAR's
+``FaultyEdgar`` extends ``flows.cli.mirror.EdgarMirror``: it also serves EDGAR's latest-filings
+Atom feed (``/cgi-bin/browse-edgar?action=getcurrent&type=4&start=0&count=100&output=atom``) from
+a list that tests grow while a watcher polls (``publish``: one entry per CIK involved, newest
+first, ``type`` matched as a prefix as EDGAR does, so 424B2 appears under type 4). Faults are
+injected per path (exact path or ``fnmatch`` glob, with or without the leading slash) for a
+number of requests, or drawn at random with a seeded generator, and
+``require_declared_user_agent`` turns on EDGAR's
 "Undeclared Automated Tool" refusal. Once a ``Fault.BLOCK`` fires, every request for
 ``block_seconds`` gets the rate-exceeded page and renews the block, as EDGAR does. Every
 request is logged as a ``FaultRecord`` (time, method, path, User-Agent, status, fault).
@@ -25,12 +29,22 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape as xml_escape
+from zoneinfo import ZoneInfo
 
 from form4.flows.cli.mirror import EdgarMirror, MirrorHandler, Reply, RequestRecord
+from form4.flows.edgar.feed import FEED_PATH
+from tests.edgar_tree import read_header
+
+EASTERN = ZoneInfo("America/New_York")
 
 __all__ = [
     "CORPUS_PAGES",
+    "FeedItem",
+    "atom_feed",
     "NO_SUCH_KEY_BODY",
     "Fault",
     "FaultRecord",
@@ -131,6 +145,51 @@ class _RandomRule:
     rng: random.Random
 
 
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One feed entry: a filing as listed under one CIK; ``appeared`` is when it was published
+    (``time.monotonic()``), for latency figures."""
+
+    accession: str
+    form_type: str
+    cik: str
+    name: str
+    role: str  # "Reporting" or "Issuer"
+    filed: date
+    updated: datetime
+    appeared: float
+
+
+def atom_feed(items: Sequence[FeedItem], *, now: datetime) -> bytes:
+    """A page of the latest-filings feed, as EDGAR writes it (ISO-8859-1, Atom namespace)."""
+    out = [
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        f"<title>Latest Filings - {now:%a, %d %b %Y %H:%M:%S} EST</title>",
+        '<link rel="alternate" href="/cgi-bin/browse-edgar?action=getcurrent"/>',
+        "<id>https://www.sec.gov/cgi-bin/browse-edgar?action=getcurrent</id>",
+        "<author><name>Webmaster</name><email>webmaster@sec.gov</email></author>",
+        f"<updated>{now.isoformat()}</updated>",
+    ]
+    for i in items:
+        folder = f"{int(i.cik)}/{i.accession.replace('-', '')}"
+        out += [
+            "<entry>",
+            f"<title>{xml_escape(i.form_type)} - {xml_escape(i.name)} ({i.cik}) ({i.role})</title>",
+            f'<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/'
+            f'data/{folder}/{i.accession}-index.htm"/>',
+            f'<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; {i.filed.isoformat()} '
+            f"&lt;b&gt;AccNo:&lt;/b&gt; {i.accession} &lt;b&gt;Size:&lt;/b&gt; 5 KB</summary>",
+            f"<updated>{i.updated.isoformat()}</updated>",
+            f'<category scheme="https://www.sec.gov/" label="form type" '
+            f'term="{xml_escape(i.form_type)}"/>',
+            f"<id>urn:tag:sec.gov,2008:accession-number={i.accession}</id>",
+            "</entry>",
+        ]
+    out.append("</feed>")
+    return ("\n".join(out) + "\n").encode("iso-8859-1", "xmlcharrefreplace")
+
+
 def _html(status: int, reason: str) -> bytes:
     title = f"{status} {reason}"
     return (
@@ -166,6 +225,8 @@ class FaultyEdgar(EdgarMirror):
         self._aliases: dict[str, str] = {}  # redirect target -> the path whose file it serves
         self._blocked_until = float("-inf")
         self._fault_lock = threading.Lock()
+        self._feed: list[FeedItem] = []  # newest first
+        self._feed_lock = threading.Lock()
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -209,6 +270,60 @@ class FaultyEdgar(EdgarMirror):
     def fault_log(self) -> list[FaultRecord]:
         return [r for r in self.requests if isinstance(r, FaultRecord)]
 
+    # -- the latest-filings feed -------------------------------------------------------------
+
+    def publish(
+        self, submission: bytes, *, updated: datetime | None = None, filed: date | None = None
+    ) -> list[FeedItem]:
+        """Put a filing at the top of the feed: one entry per CIK of its header (owners, then
+        the issuer), as EDGAR lists it; ``filed`` overrides the header's filing date."""
+        facts = read_header(submission)
+        when = updated or datetime.now(EASTERN)
+        appeared = time.monotonic()
+        filed = filed or facts.filed or when.date()
+        seen: set[str] = set()
+        items = []
+        for entity in facts.entities:
+            if entity.cik in seen:
+                continue
+            seen.add(entity.cik)
+            role = "Issuer" if entity.role.startswith("ISSUER") else "Reporting"
+            items.append(
+                FeedItem(
+                    facts.accession,
+                    facts.form_type,
+                    entity.cik.zfill(10),
+                    entity.name,
+                    role,
+                    filed,
+                    when,
+                    appeared,
+                )
+            )
+        self.publish_items(items)
+        return items
+
+    def publish_items(self, items: Sequence[FeedItem]) -> None:
+        with self._feed_lock:
+            self._feed[:0] = list(items)
+
+    @property
+    def feed(self) -> list[FeedItem]:
+        with self._feed_lock:
+            return list(self._feed)
+
+    def feed_reply(self, query: str) -> Reply:
+        params = parse_qs(query)
+        family = params.get("type", [""])[0]
+        start = int(params.get("start", ["0"])[0])
+        count = int(params.get("count", ["40"])[0])
+        if params.get("action") != ["getcurrent"] or params.get("output") != ["atom"]:
+            return Reply(400, _html(400, "Bad Request"), "text/html")
+        with self._feed_lock:
+            matching = [i for i in self._feed if i.form_type.startswith(family)]
+        page = matching[start : start + count]
+        return Reply(200, atom_feed(page, now=datetime.now(EASTERN)), "application/atom+xml")
+
     # -- serving -----------------------------------------------------------------------------
 
     def lookup(self, path: str) -> bytes | None:
@@ -245,6 +360,14 @@ class FaultyEdgar(EdgarMirror):
         path = "/" + handler.url_path.lstrip("/")
         user_agent = handler.user_agent
         fault = self._choose(path, user_agent)
+        if path == FEED_PATH and fault is None:
+            query = urlsplit(handler.path).query
+            reply = self.feed_reply(query)
+            self.record(
+                FaultRecord(arrived, handler.command, f"{path}?{query}", user_agent, reply.status)
+            )
+            handler.send_reply(reply)
+            return
 
         def log(status: int) -> None:
             self.record(FaultRecord(arrived, handler.command, path, user_agent, status, fault))

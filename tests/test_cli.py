@@ -254,7 +254,8 @@ def test_form4_version_prints_the_installed_version(env: dict[str, str], tmp_pat
 def test_a_second_ingest_on_a_busy_warehouse_exits_with_a_clear_message(
     server: FaultyEdgar, env: dict[str, str], tmp_path: Path
 ) -> None:
-    """Guards against two writers corrupting one DuckDB file (or a traceback instead)."""
+    """Guards against two writers corrupting one DuckDB file (or a traceback instead), and a
+    wait for the file that ends without a notice or without naming who holds it."""
     db = tmp_path / "busy.duckdb"
     holder = subprocess.Popen(
         [
@@ -270,9 +271,12 @@ def test_a_second_ingest_on_a_busy_warehouse_exits_with_a_clear_message(
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         env["SEC_USER_AGENT"] = "Acme Research ops@acme.example"
+        env["FORM4_LOCK_WAIT_S"] = "1"
         args = ["ingest", "--date", DAY.isoformat(), "--db", str(db)]
         result = run([*args, "--edgar-url", server.base_url], env, tmp_path)
-        assert_one_line_error(result, 1, "in use by another form4 process")
+        assert_one_line_error(result, 1, f"in use by PID {holder.pid}")
+        notices = [line for line in result.stderr.splitlines() if "waiting up to 1 s" in line]
+        assert len(notices) == 1, result.stderr
         assert server.requests == []  # nothing fetched for a warehouse it cannot write
     finally:
         assert holder.stdin is not None and holder.stdout is not None

@@ -134,3 +134,14 @@ def test_an_s3_parquet_target_is_kept_as_a_url() -> None:
     assert settings.s3_endpoint_url == "http://127.0.0.1:9"
     local = Settings.from_env({"FORM4_PARQUET_DIR": "lake"}, require_user_agent=False)
     assert local.parquet_dir == Path("lake")
+
+
+def test_the_lock_wait_defaults_to_60_s_for_readers_and_600_s_for_writers() -> None:
+    """Guards against the nightly writer giving up after a reader's minute, or one setting
+    (FORM4_LOCK_WAIT_S) not reaching both roles."""
+    default = Settings.from_env({}, require_user_agent=False)
+    assert (default.wait_s(writer=False), default.wait_s(writer=True)) == (60.0, 600.0)
+    set_ = Settings.from_env({"FORM4_LOCK_WAIT_S": "5"}, require_user_agent=False)
+    assert (set_.wait_s(writer=False), set_.wait_s(writer=True)) == (5.0, 5.0)
+    with pytest.raises(ConfigError, match="FORM4_LOCK_WAIT_S"):
+        Settings.from_env({"FORM4_LOCK_WAIT_S": "soon"}, require_user_agent=False)

@@ -122,3 +122,32 @@ def test_the_readmes_first_sql_example_gives_the_shares_sold(tmp_path: Path) -> 
     got = sorted((r["issuer_ticker"], Decimal(str(r["shares_sold"]))) for r in rows)
     assert got == [(t, Decimal(v)) for t, v in expected] and got
     assert naive is not None and sum(v for _, v in got) != naive[0]
+
+
+def test_the_intraday_deployment_polls_the_feed_every_two_minutes_of_watch_hours() -> None:
+    """Guards against the intraday deployment running at night, in UTC, two at a time, or
+    pointing at a moved flow."""
+    from cronsim import CronSim
+
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    (deployment,) = [d for d in config["deployments"] if d["name"] == "intraday"]
+    path, func = deployment["entrypoint"].split(":")
+    module = importlib.import_module("form4." + path.removesuffix(".py").replace("/", "."))
+    assert getattr(module, func).name == "form4-intraday"
+    assert deployment["concurrency_limit"] == 1
+    from datetime import datetime, timedelta
+
+    runs: set[datetime] = set()
+    start = datetime(2026, 2, 1)  # a Sunday: the week that follows
+    for schedule in deployment["schedules"]:
+        assert schedule["timezone"] == "America/New_York"
+        for when in CronSim(schedule["cron"], start):
+            if when >= start + timedelta(days=7):
+                break
+            runs.add(when)
+    ordered = sorted(runs)
+    assert ordered[0] == datetime(2026, 2, 2, 6, 0)
+    assert all(r.weekday() < 5 and (6, 0) <= (r.hour, r.minute) <= (22, 30) for r in ordered)
+    assert len(ordered) == 5 * (16 * 30 + 1 + 15)  # 06:00-21:58, then 22:00-22:30
+    gaps = {b - a for a, b in zip(ordered, ordered[1:], strict=False) if a.date() == b.date()}
+    assert gaps == {timedelta(minutes=2)}

@@ -235,7 +235,8 @@ def test_day_state_records_status_and_drives_the_catch_up(wh: Warehouse) -> None
 
 
 def test_a_second_writer_gets_a_clear_error_not_a_corrupt_file(tmp_path: Path) -> None:
-    """Guards against two ingests writing one DuckDB file at once."""
+    """Guards against two ingests writing one DuckDB file at once, and against a wait that
+    ends without saying which process holds the file."""
     import subprocess
     import sys
 
@@ -253,8 +254,8 @@ def test_a_second_writer_gets_a_clear_error_not_a_corrupt_file(tmp_path: Path) -
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        with pytest.raises(LoadError, match="in use by another"):
-            Warehouse(db)
+        with pytest.raises(LoadError, match=rf"in use by PID {holder.pid} .*gave up after"):
+            Warehouse(db, lock_wait_s=0.2)
     finally:
         assert holder.stdin is not None
         holder.stdin.close()

@@ -2,7 +2,8 @@
 
 Modules: ``schema`` (tables and column docs, the single source of truth), ``rows`` (parsed
 records -> Arrow), ``batch`` (a batch's Arrow tables and keys, made without the database),
-``db`` (the ``Warehouse`` connection: loads and state), ``raw`` (gzip copies of every fetched
+``db`` (the ``Warehouse`` connection: loads and state), ``lock`` (waiting for a busy file,
+the single-writer lock), ``raw`` (gzip copies of every fetched
 submission). Imports ``parsers`` records; never imports ``flows``.
 """
 

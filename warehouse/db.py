@@ -12,7 +12,9 @@ documents on disk).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,8 +24,10 @@ import duckdb
 import pyarrow as pa
 
 from form4.parsers.errors import LoadError
-from form4.parsers.records import ParsedFiling
+from form4.parsers.feed import FeedEntry
+from form4.parsers.records import IndexEntry, ParsedFiling
 from form4.warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
+from form4.warehouse.lock import READER_WAIT_S, WRITER_WAIT_S, WriterLock, connect
 from form4.warehouse.schema import DATA_TABLES, create_all
 from form4.warehouse.views import create_views
 
@@ -105,7 +109,14 @@ def _link_amendments(con: duckdb.DuckDBPyConnection, issuers: list[str]) -> None
 
 
 class Warehouse:
-    """An open DuckDB warehouse. Use as a context manager; one writer process at a time."""
+    """An open DuckDB warehouse. Use as a context manager; one writer process at a time.
+
+    ``hold=True`` (the default) keeps one connection for the object's life, as a notebook
+    would. ``hold=False`` is how form4's writers run: the object holds the ``WriterLock`` for
+    its life but the DuckDB file only inside ``connection()`` blocks (each load, each state
+    query), opening and closing it each time, so other processes can read between batches.
+    Every open waits up to ``lock_wait_s`` for a process holding the file (``warehouse.lock``).
+    """
 
     def __init__(
         self,
@@ -114,6 +125,8 @@ class Warehouse:
         read_only: bool = False,
         memory_mb: int | None = None,
         storage_version: str = DEFAULT_STORAGE_VERSION,
+        hold: bool = True,
+        lock_wait_s: float | None = None,
     ) -> None:
         """``memory_mb`` caps DuckDB's own memory (its cache of the database and the data
         not yet checkpointed; it spills to disk beyond that), so a long backfill's memory does
@@ -121,45 +134,96 @@ class Warehouse:
         ``storage_version`` is the storage format of a file created now (an existing file
         keeps its own): ``v1.4.0`` lets DuckDB 1.4 and later open it."""
         self.path = Path(path)
-        try:
-            if not read_only:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            config: dict[str, str | bool | int | float | list[str]] = {
-                "storage_compatibility_version": storage_version
-            }
-            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            message = str(exc).splitlines()[0]
-            if "lock" in message.lower():
-                raise LoadError(
-                    f"{self.path} is in use by another form4 process; try again when it is done "
-                    f"({message})"
-                ) from None
-            raise LoadError(f"cannot open {self.path}: {message}") from None
-        except duckdb.Error as exc:
-            raise LoadError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
-        if memory_mb is not None:
-            self.con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
-        if not read_only:
-            # DuckDB folds its write-ahead log into the database file (a checkpoint) once the
-            # log passes this size. The default (16 MB) checkpoints every few batches during a
-            # backfill, and each checkpoint costs more as tables grow; this size makes a
-            # million-row load in 2,500-filing batches about 1.5x faster (bench/load.py). Data
-            # not yet checkpointed is held in memory, within memory_mb (spilled beyond it).
-            # The log is folded in on close and replayed after a crash.
-            self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-            create_all(self.con)
-            create_views(self.con)
+        self.read_only = read_only
+        self.memory_mb = memory_mb
+        self.storage_version = storage_version
+        self.hold = hold
+        default_wait = READER_WAIT_S if read_only else WRITER_WAIT_S
+        self.lock_wait_s = default_wait if lock_wait_s is None else lock_wait_s
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._depth = 0
+        self._guard = threading.RLock()
+        self._writer: WriterLock | None = None
         self._columns: dict[str, list[str]] = {}
-        for table, column in self.con.execute(
-            "SELECT table_name, column_name FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND schema_name = 'main' "
-            "ORDER BY table_name, column_index"
-        ).fetchall():
-            self._columns.setdefault(table, []).append(column)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not hold:
+                self._writer = WriterLock(self.path, wait_s=self.lock_wait_s)
+                self._writer.acquire()
+        try:
+            self._con = self._open(setup=True)
+            for table, column in self._con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = 'main' "
+                "ORDER BY table_name, column_index"
+            ).fetchall():
+                self._columns.setdefault(table, []).append(column)
+        except BaseException:
+            self.close()
+            raise
+        if not hold:
+            self._con.close()
+            self._con = None
+
+    def _open(self, *, setup: bool = False) -> duckdb.DuckDBPyConnection:
+        # a new file is written in the storage format of storage_version (older DuckDB
+        # releases and the BI drivers bundling them can open it); an existing file keeps its own
+        con = connect(
+            self.path,
+            read_only=self.read_only,
+            wait_s=self.lock_wait_s,
+            config={"storage_compatibility_version": self.storage_version},
+        )
+        try:
+            if self.memory_mb is not None:
+                con.execute(f"SET memory_limit = '{int(self.memory_mb)}MB'")
+            if not self.read_only:
+                # DuckDB folds its write-ahead log into the database file (a checkpoint) once
+                # the log passes this size. The default (16 MB) checkpoints every few batches
+                # during a backfill, and each checkpoint costs more as tables grow; this size
+                # makes a million-row load in 2,500-filing batches about 1.5x faster
+                # (bench/load.py). Data not yet checkpointed is held in memory, within
+                # memory_mb (spilled beyond it). The log is folded in on close (so a writer
+                # that closes after each batch checkpoints then) and replayed after a crash.
+                con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+                if setup:
+                    create_all(con)
+                    create_views(con)
+        except duckdb.Error as exc:
+            con.close()
+            raise LoadError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
+        return con
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The open connection: always with ``hold``, else inside a ``connection()`` block."""
+        if self._con is None:
+            raise LoadError(f"{self.path} is not open here; use 'with warehouse.connection()'")
+        return self._con
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection for one unit of work: opened (waiting for the file if need be) on
+        entry and closed on exit unless the warehouse holds it; nested blocks share it."""
+        with self._guard:
+            if self._con is None:
+                self._con = self._open()
+            self._depth += 1
+            try:
+                yield self._con
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and not self.hold and self._con is not None:
+                    con, self._con = self._con, None
+                    con.close()
 
     def close(self) -> None:
-        self.con.close()
+        if self._con is not None:
+            con, self._con = self._con, None
+            con.close()
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
 
     def __enter__(self) -> Warehouse:
         return self
@@ -189,6 +253,10 @@ class Warehouse:
         row of its accessions, in one transaction."""
         if not batch.keys:
             return
+        with self.connection():
+            self._load_prepared(batch)
+
+    def _load_prepared(self, batch: PreparedBatch) -> None:
         tables = batch.tables
         issuers = list(batch.issuers)
         key_table = pa.table({"accession_number": pa.array(batch.keys, type=pa.string())})
@@ -261,7 +329,11 @@ class Warehouse:
 
     def _among(self, accessions: Iterable[str], query: str) -> set[str]:
         wanted = pa.table({"accession_number": pa.array(sorted(set(accessions)), type=pa.string())})
-        con = self.con.cursor()
+        with self.connection() as base:
+            return self._among_in(base, wanted, query)
+
+    def _among_in(self, base: duckdb.DuckDBPyConnection, wanted: pa.Table, query: str) -> set[str]:
+        con = base.cursor()
         try:
             con.register("_wanted", wanted)
             rows = con.execute(
@@ -287,8 +359,14 @@ class Warehouse:
         """Upsert accessions that could not be fetched; ``attempts`` counts the runs."""
         if not failures:
             return
+        with self.connection() as base:
+            self._record_failures(base, failures)
+
+    def _record_failures(
+        self, base: duckdb.DuckDBPyConnection, failures: Sequence[FailedFetch]
+    ) -> None:
         now = utcnow()
-        con = self.con.cursor()
+        con = base.cursor()
         try:
             con.begin()
             for f in failures:
@@ -321,11 +399,13 @@ class Warehouse:
             con.close()
 
     def failed_fetches(self, forms: Sequence[str]) -> list[FailedFetch]:
-        rows = self.con.execute(
-            "SELECT accession_number, day, cik, filename, form_type, error FROM failed_accessions "
-            "WHERE list_contains(?, form_type) ORDER BY day, accession_number",
-            [list(forms)],
-        ).fetchall()
+        with self.connection() as con:
+            rows = con.execute(
+                "SELECT accession_number, day, cik, filename, form_type, error "
+                "FROM failed_accessions WHERE list_contains(?, form_type) "
+                "ORDER BY day, accession_number",
+                [list(forms)],
+            ).fetchall()
         return [FailedFetch(*row) for row in rows]
 
     def mark_day(
@@ -338,7 +418,13 @@ class Warehouse:
     ) -> None:
         """Record a day's outcome; counts are taken from the warehouse itself."""
         key = ",".join(forms)
-        con = self.con.cursor()
+        with self.connection() as base:
+            self._mark_day(base, day, key, status, index_entries)
+
+    def _mark_day(
+        self, base: duckdb.DuckDBPyConnection, day: date, key: str, status: str, index_entries: int
+    ) -> None:
+        con = base.cursor()
         try:
             con.begin()
             con.execute("DELETE FROM ingest_days WHERE day = ? AND forms = ?", [day, key])
@@ -363,19 +449,139 @@ class Warehouse:
             con.close()
 
     def last_done_day(self, forms: Sequence[str]) -> date | None:
-        row = self.con.execute(
-            "SELECT max(day) FROM ingest_days WHERE forms = ? AND status IN ('done', 'no_index')",
-            [",".join(forms)],
-        ).fetchone()
+        with self.connection() as con:
+            row = con.execute(
+                "SELECT max(day) FROM ingest_days WHERE forms = ? "
+                "AND status IN ('done', 'no_index')",
+                [",".join(forms)],
+            ).fetchone()
         return row[0] if row else None
 
     def pending_days(self, forms: Sequence[str]) -> list[date]:
-        rows = self.con.execute(
-            "SELECT day FROM ingest_days WHERE forms = ? AND status = 'pending' ORDER BY day",
-            [",".join(forms)],
-        ).fetchall()
+        with self.connection() as con:
+            rows = con.execute(
+                "SELECT day FROM ingest_days WHERE forms = ? AND status = 'pending' ORDER BY day",
+                [",".join(forms)],
+            ).fetchall()
         return [r[0] for r in rows]
 
     def count(self, table: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        with self.connection() as con:
+            row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
         return int(row[0]) if row else 0
+
+    # ----------------------------------------------------------------- feed state
+
+    def feed_seen(self, accessions: Collection[str]) -> set[str]:
+        """Those of ``accessions`` an earlier poll of the feed recorded, or already loaded."""
+        if not accessions:
+            return set()
+        return self._among(
+            accessions,
+            "SELECT accession_number FROM feed_entries UNION ALL "
+            "SELECT accession_number FROM filings UNION ALL SELECT accession_number FROM rejects",
+        )
+
+    def record_feed(self, entries: Sequence[FeedEntry], seen_at: datetime) -> int:
+        """Add feed entries not recorded yet (each accession once); returns how many."""
+        first: dict[str, FeedEntry] = {}
+        for e in entries:
+            first.setdefault(e.accession_number, e)
+        if not first:
+            return 0
+        rows = list(first.values())
+        table = pa.table(
+            {
+                "accession_number": pa.array([e.accession_number for e in rows], pa.string()),
+                "form_type": pa.array([e.form_type for e in rows], pa.string()),
+                "cik": pa.array([e.cik for e in rows], pa.string()),
+                "feed_filed": pa.array([e.filed for e in rows], pa.date32()),
+                "feed_updated": pa.array(
+                    [e.updated.astimezone(UTC).replace(tzinfo=None) for e in rows],
+                    pa.timestamp("us"),
+                ),
+            }
+        )
+        with self.connection() as base:
+            con = base.cursor()
+            try:
+                con.register("_feed_new", table)
+                con.begin()
+                added = con.execute(
+                    "INSERT INTO feed_entries BY NAME SELECT n.*, ? AS seen_at, "
+                    "NULL::TIMESTAMP AS loaded_at, NULL::DATE AS index_day FROM _feed_new n "
+                    "WHERE n.accession_number NOT IN (SELECT accession_number FROM feed_entries)",
+                    [seen_at],
+                ).fetchone()
+                con.commit()
+            except duckdb.Error as exc:
+                con.rollback()
+                raise LoadError(f"recording feed entries failed: {exc}") from exc
+            finally:
+                con.close()
+        return int(added[0]) if added else 0
+
+    def feed_pending(self, forms: Sequence[str]) -> list[IndexEntry]:
+        """Feed entries of ``forms`` not loaded yet (oldest first), as index entries to fetch.
+        Those that failed to fetch are left to the nightly run's retry."""
+        with self.connection() as con:
+            rows = con.execute(
+                "SELECT form_type, cik, feed_filed, accession_number FROM feed_entries e "
+                "WHERE loaded_at IS NULL AND list_contains(?, form_type) "
+                "AND accession_number NOT IN (SELECT accession_number FROM filings) "
+                "AND accession_number NOT IN (SELECT accession_number FROM rejects) "
+                "AND accession_number NOT IN (SELECT accession_number FROM failed_accessions) "
+                "ORDER BY feed_updated, accession_number",
+                [list(forms)],
+            ).fetchall()
+        return [
+            IndexEntry(form, "", cik, filed, f"edgar/data/{int(cik)}/{acc}.txt", acc)
+            for form, cik, filed, acc in rows
+        ]
+
+    def mark_feed_loaded(self, accessions: Collection[str], at: datetime) -> None:
+        """Record when the rows of feed entries were committed."""
+        if not accessions:
+            return
+        with self.connection() as con:
+            con.execute(
+                "UPDATE feed_entries SET loaded_at = ? "
+                "WHERE loaded_at IS NULL AND list_contains(?, accession_number)",
+                [at, sorted(accessions)],
+            )
+
+    def match_index_day(self, day: date, entries: Sequence[IndexEntry]) -> None:
+        """The daily index of ``day`` lists ``entries``: a filing loaded earlier from the feed
+        takes the index's day and CIK in ``raw_documents`` (EDGAR's filing date decides, not
+        when the feed showed it), and its feed entry records the day."""
+        if not entries:
+            return
+        listed = pa.table(
+            {
+                "accession_number": pa.array([e.accession_number for e in entries], pa.string()),
+                "cik": pa.array([e.cik for e in entries], pa.string()),
+            }
+        )
+        with self.connection() as base:
+            con = base.cursor()
+            try:
+                con.register("_listed", listed)
+                con.begin()
+                con.execute(
+                    "UPDATE raw_documents AS d SET filing_date = ?, cik = l.cik FROM _listed l "
+                    "WHERE d.accession_number = l.accession_number "
+                    "AND d.accession_number IN (SELECT accession_number FROM feed_entries) "
+                    "AND (d.filing_date IS DISTINCT FROM ? OR d.cik IS DISTINCT FROM l.cik)",
+                    [day, day],
+                )
+                con.execute(
+                    "UPDATE feed_entries SET index_day = ? "
+                    "WHERE accession_number IN (SELECT accession_number FROM _listed)",
+                    [day],
+                )
+                con.commit()
+            except duckdb.Error as exc:
+                con.rollback()
+                raise LoadError(f"matching day {day} with the feed failed: {exc}") from exc
+            finally:
+                con.close()

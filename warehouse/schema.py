@@ -295,6 +295,16 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("attempts", "INTEGER", "how many runs tried it"),
         _c("last_attempt_at", "TIMESTAMP", "UTC"),
     ),
+    "feed_entries": (
+        _c("accession_number", "VARCHAR", "filing seen in the latest-filings feed (key)"),
+        _c("form_type", "VARCHAR", "form type from the feed"),
+        _c("cik", "VARCHAR", "CIK of the first feed entry listing it, 10 digits"),
+        _c("feed_filed", "DATE", "filing date the feed gave (provisional)"),
+        _c("feed_updated", "TIMESTAMP", "the entry's updated time (acceptance), UTC"),
+        _c("seen_at", "TIMESTAMP", "when form4 first saw it in the feed, UTC"),
+        _c("loaded_at", "TIMESTAMP", "when its rows (or its reject) were committed, UTC"),
+        _c("index_day", "DATE", "the daily index day that listed it, once a nightly run saw it"),
+    ),
 }
 
 DATA_TABLES = (
@@ -313,6 +323,7 @@ STATE_TABLES = (
     "ingest_days",
     "failed_accessions",
     "parquet_exports",
+    "feed_entries",
 )
 
 _ARROW_TYPES: dict[str, pa.DataType] = {

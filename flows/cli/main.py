@@ -1,5 +1,5 @@
 """The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``report``, ``export``,
-``sql``, ``mirror`` and ``demo``.
+``sql``, ``watch``, ``mirror`` and ``demo``.
 
 Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow or a
 warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import date
+from types import FrameType
 from typing import NoReturn, TextIO
 
 from form4.flows.cli.output import open_read_only, require_warehouse
@@ -93,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest",
         help="fetch a day (or range) of filings from EDGAR into the warehouse",
         description=(
-            "Without --date: every business day after the last one ingested up to yesterday "
+            "Without --date: every business day after the last one ingested up to today "
             "(America/New_York), plus days left pending and filings that failed before."
         ),
     )
@@ -179,6 +182,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("table", "csv", "json"), default="table", help="output format"
     )
 
+    watch = sub.add_parser(
+        "watch",
+        help="load new filings within minutes, from EDGAR's latest-filings feed",
+        description=(
+            "Polls EDGAR's latest-filings Atom feed for each form family of --forms every "
+            "--every seconds and loads each new filing through the same client and pipeline as "
+            "'form4 ingest'. Runs on business days 06:00-22:30 America/New_York (waits outside "
+            "them) unless --always. Ctrl-C stops it between batches."
+        ),
+    )
+    watch.add_argument(
+        "--every", type=float, default=60.0, help="seconds between polls (default 60, min 10)"
+    )
+    watch.add_argument(
+        "--always", action="store_true", help="poll at any hour and day, not only 06:00-22:30 ET"
+    )
+    _edgar_options(watch)
     mirror = sub.add_parser(
         "mirror",
         help="serve an EDGAR-shaped folder (default: the bundled sample days) on 127.0.0.1",
@@ -307,7 +327,7 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
     _check_range(args.date, args.to)
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
-    con = open_read_only(settings.db_path)
+    con = open_read_only(settings.db_path, settings.wait_s(writer=False))
     try:
         report = build_report(con, args.issuer, args.date, args.to or args.date)
     finally:
@@ -325,9 +345,9 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
-    with open_warehouse(settings) as warehouse:
+    with open_warehouse(settings) as warehouse, warehouse.connection() as con:
         result = export_parquet(
-            warehouse.con,
+            con,
             args.parquet,
             start=args.start,
             end=args.end,
@@ -348,7 +368,40 @@ def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
     from form4.flows.cli.output import run_sql
 
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
-    run_sql(settings.db_path, args.query, args.format, out)
+    run_sql(settings.db_path, args.query, args.format, out, settings.wait_s(writer=False))
+    return 0
+
+
+def _cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
+    from form4.flows.edgar.client import build_client
+    from form4.flows.pipeline.watch import MIN_EVERY_S, CycleResult, watch
+
+    if args.every < MIN_EVERY_S:
+        raise ConfigError(f"--every {args.every:g} is below the minimum of {MIN_EVERY_S:g} s")
+    settings = Settings.from_env(
+        os.environ,
+        user_agent=args.user_agent,
+        db_path=args.db,
+        edgar_url=args.edgar_url,
+        forms=args.forms,
+    )
+
+    def report(cycle: CycleResult) -> None:
+        b = cycle.batch
+        if cycle.new or b.loaded or b.rejected or b.failed:
+            out.write(
+                f"form4: feed: {cycle.new} new, {b.loaded} loaded, {b.rejected} rejected, "
+                f"{b.failed} failed\n"
+            )
+            out.flush()
+
+    out.write(
+        f"form4: watching EDGAR's feed for {','.join(settings.forms)} every {args.every:g} s "
+        f"into {settings.db_path} (Ctrl-C stops)\n"
+    )
+    out.flush()
+    with build_client(settings) as client:
+        watch(settings, client, every=args.every, always=args.always, on_cycle=report)
     return 0
 
 
@@ -389,6 +442,35 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+_LONG_RUNNING = ("ingest", "backfill", "reprocess", "watch", "demo")
+INTERRUPT_GRACE_S = 3.0
+
+
+def _exit_soon_after_interrupt() -> None:
+    """Ctrl-C on a terminal signals the whole process group, Prefect's temporary server
+    included: the flow would then wait over a minute for a server that is gone. The first
+    SIGINT stops the run as usual (KeyboardInterrupt: the batch being fetched is not
+    committed, committed ones stay whole) and gives it ``INTERRUPT_GRACE_S`` seconds; then the
+    process exits. Nothing is lost by that: DuckDB commits are atomic and its log is replayed
+    on the next open, and raw copies are synced before the rows that point at them."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        def leave() -> None:
+            sys.stderr.write("form4: interrupted\n")
+            sys.stderr.flush()
+            os._exit(130)
+
+        timer = threading.Timer(INTERRUPT_GRACE_S, leave)
+        timer.daemon = True
+        timer.start()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
@@ -403,8 +485,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         "export": _cmd_export,
         "sql": _cmd_sql,
         "mirror": _cmd_mirror,
+        "watch": _cmd_watch,
         "demo": _cmd_demo,
     }
+    previous = signal.getsignal(signal.SIGINT)
+    if args.command in _LONG_RUNNING:
+        _exit_soon_after_interrupt()
     try:
         return commands[args.command](args, out)
     except ConfigError as exc:
@@ -416,6 +502,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except KeyboardInterrupt:
         sys.stderr.write("form4: interrupted\n")
         return 130
+    finally:
+        if previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

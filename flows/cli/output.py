@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, TextIO
 import duckdb
 
 from form4.flows.config import Settings
-from form4.parsers.errors import ConfigError, LoadError
+from form4.parsers.errors import ConfigError
+from form4.warehouse.lock import READER_WAIT_S, connect
 
 if TYPE_CHECKING:  # Prefect is imported only when a flow runs
     from form4.flows.ingest_flow import BackfillSummary, IngestSummary
@@ -39,7 +40,7 @@ def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO
             f"{r.failed} still failing\n"
         )
     if not summary.days:
-        out.write("  nothing to ingest: every business day up to yesterday is done\n")
+        out.write("  nothing to ingest: every business day up to today is done\n")
     for day in summary.days:
         b = day.batch
         if day.status in ("no_index", "pending") and day.index_entries == 0:
@@ -104,18 +105,18 @@ def require_warehouse(db_path: Path) -> None:
         raise ConfigError(f"no warehouse at {db_path}; run 'form4 ingest' first or pass --db")
 
 
-def open_read_only(db_path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection, or a one-line error saying why there is none."""
+def open_read_only(db_path: Path, wait_s: float = READER_WAIT_S) -> duckdb.DuckDBPyConnection:
+    """A read-only connection, or a one-line error saying why there is none. While a writer
+    commits (or another process holds the file), waits up to ``wait_s`` seconds for it."""
     require_warehouse(db_path)
-    try:
-        return duckdb.connect(str(db_path), read_only=True)
-    except duckdb.Error as exc:
-        raise LoadError(f"cannot open {db_path}: {str(exc).splitlines()[0]}") from None
+    return connect(db_path, read_only=True, wait_s=wait_s)
 
 
-def run_sql(db_path: Path, query: str, fmt: str, out: TextIO) -> None:
+def run_sql(
+    db_path: Path, query: str, fmt: str, out: TextIO, wait_s: float = READER_WAIT_S
+) -> None:
     """Run one read-only query and print its result."""
-    con = open_read_only(db_path)
+    con = open_read_only(db_path, wait_s)
     try:
         try:
             relation = con.sql(query)

@@ -2,7 +2,8 @@
 
 Modules: ``ingest`` (a day or a list of filings end to end), ``backfill`` (ranges of days, one
 CIK's history), ``reprocess`` (stored raw copies parsed again), ``workers`` (parse processes),
-``progress`` (bars and progress lines), ``highlights`` (the nightly digest). The Prefect flows
+``progress`` (bars and progress lines), ``highlights`` (the nightly digest), ``watch`` (the
+latest-filings feed, polled and loaded intraday). The Prefect flows
 (``flows.ingest_flow``) are thin wrappers over these; EDGAR access is
 ``flows.edgar``.
 """

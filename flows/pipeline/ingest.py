@@ -11,9 +11,9 @@ filings that cannot be parsed go to ``rejects`` with their raw bytes. The Prefec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -68,14 +68,17 @@ def business_days(start: date, end: date) -> list[date]:
 
 def days_to_ingest(warehouse: Warehouse, forms: Sequence[str], today: date) -> list[date]:
     """The nightly catch-up: pending days, then every business day after the last one done
-    up to yesterday. A new warehouse starts with the last business day before today."""
+    up to today (the nightly runs after today's index is out, around 22:15 ET; if it is not
+    there yet, today is recorded ``pending`` and run again next time). A new warehouse starts
+    with the last business day before today, and today."""
     yesterday = today - timedelta(days=1)
     last = warehouse.last_done_day(forms)
     if last is None:
         candidates = business_days(yesterday - timedelta(days=6), yesterday)[-1:]
+        candidates += business_days(today, today)
     else:
-        candidates = business_days(last + timedelta(days=1), yesterday)
-    pending = [d for d in warehouse.pending_days(forms) if d <= yesterday]
+        candidates = business_days(last + timedelta(days=1), today)
+    pending = [d for d in warehouse.pending_days(forms) if d <= today]
     return sorted(set(pending) | set(candidates))
 
 
@@ -167,17 +170,33 @@ def _fetch_and_parse(
 
 
 def open_warehouse(settings: Settings) -> Warehouse:
-    """The warehouse of a form4 run, with DuckDB's memory capped by the settings."""
+    """The warehouse of a form4 writer, with DuckDB's memory capped by the settings: it holds
+    the single-writer lock for the run but the DuckDB file only while it writes or looks up
+    state, so other processes can read between batches."""
     return Warehouse(
         settings.db_path,
         memory_mb=settings.duckdb_memory_mb,
         storage_version=settings.duckdb_storage,
+        hold=False,
+        lock_wait_s=settings.wait_s(writer=True),
     )
 
 
 def _chunks(items: Sequence[IndexEntry], size: int) -> Iterable[Sequence[IndexEntry]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@contextmanager
+def _cancelled_on_interrupt(pool: ThreadPoolExecutor) -> Iterator[None]:
+    """On Ctrl-C (or any error) the batch's queued fetches are dropped, not run: the pool's own
+    exit would otherwise fetch the rest of the batch first (25 s for 250 at 10 requests/s).
+    The batch being fetched is not committed; committed batches stay whole."""
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
 
 
 def process_entries(
@@ -206,6 +225,7 @@ def process_entries(
     with (
         closing(raw.pack()) as pack,
         ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool,
+        _cancelled_on_interrupt(pool),
     ):
         for batch in _chunks(entries, settings.batch_size):
             outcomes = list(pool.map(fetch, batch))
@@ -215,8 +235,9 @@ def process_entries(
             raw_docs = [o.raw_document for o in outcomes if o.raw_document is not None]
             failures = [o.failure for o in outcomes if o.failure is not None]
             pack.sync()  # the rows below point into the pack: its bytes go to disk first
-            warehouse.load_batch(filings, rejects=rejects, raw_documents=raw_docs)
-            warehouse.record_failures(failures)
+            with warehouse.connection():  # the file is held only for these writes
+                warehouse.load_batch(filings, rejects=rejects, raw_documents=raw_docs)
+                warehouse.record_failures(failures)
             result.fetched = len(raw_docs)
             result.loaded = len(filings)
             result.unknown_schema = sum(
@@ -329,6 +350,7 @@ def ingest_entries(
         progress=progress,
     )
     status = "done" if batch.failed == 0 else "pending"
+    warehouse.match_index_day(day, entries)  # filings the feed brought in earlier take this day
     warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))
     return DayResult(day, status, len(entries), held, batch)
 

@@ -18,10 +18,14 @@ load), ``warehouse.raw``.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
+from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from form4.flows.config import Settings
 from form4.flows.pipeline.ingest import BatchResult, parse_raw
@@ -44,17 +48,17 @@ class ReprocessResult:
     batch: BatchResult = field(default_factory=BatchResult)
 
 
-# The selection is numbered in a temporary table and read a batch at a time, so the process
-# does not hold a list of every accession (about 80 bytes each: 800 MB for ten million).
-_SELECTION = "_reprocess_selection"
+# The selection is written, numbered, to a Parquet file in a temporary directory and read a
+# batch at a time, so the process neither holds a list of every accession (about 80 bytes
+# each: 800 MB for ten million) nor the DuckDB file between the batches it writes.
 _LOCATION = "d.filing_date, d.path, d.member_offset, d.member_length"
 
 
 def _selection(
-    warehouse: Warehouse, start: date | None, end: date | None, rejects_only: bool
+    warehouse: Warehouse, start: date | None, end: date | None, rejects_only: bool, target: Path
 ) -> int:
-    """Number the accessions to reprocess (in filing-date order) in a temporary table of
-    ``warehouse.con``; returns how many there are."""
+    """Write the accessions to reprocess (in filing-date order) to ``target``; returns how many
+    there are."""
     where = []
     params: list[object] = []
     if start is not None:
@@ -72,33 +76,38 @@ def _selection(
         source = f"SELECT d.accession_number, {_LOCATION} FROM raw_documents d"
     # in filing-date order, and within a day in pack order: reads go through each pack once
     sql = (
-        f"CREATE OR REPLACE TEMP TABLE {_SELECTION} AS SELECT row_number() OVER "
-        f"(ORDER BY filing_date NULLS LAST, path, member_offset, accession_number) AS n, "
-        f"accession_number, path, member_offset, member_length FROM ({source}) d"
+        "SELECT accession_number, path, member_offset, member_length FROM "
+        f"({source}) d {'WHERE ' + ' AND '.join(where) if where else ''} "
+        "ORDER BY filing_date NULLS LAST, path, member_offset, accession_number"
     )
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    warehouse.con.execute(sql, params)
-    row = warehouse.con.execute(f"SELECT count(*) FROM {_SELECTION}").fetchone()
-    return int(row[0]) if row else 0
+    escaped = str(target).replace("'", "''")
+    with warehouse.connection() as con:
+        con.execute(f"COPY ({sql}) TO '{escaped}' (FORMAT parquet)", params)
+    return int(pq.ParquetFile(target).metadata.num_rows)
 
 
-def _selected(warehouse: Warehouse, offset: int, size: int) -> list[tuple[str, RawLocation | None]]:
-    """Accessions ``offset + 1`` to ``offset + size`` of the selection, with where their raw
-    copy is (None: the catalog has none)."""
-    rows = warehouse.con.execute(
-        f"SELECT accession_number, path, member_offset, member_length FROM {_SELECTION} "
-        "WHERE n > ? AND n <= ? ORDER BY n",
-        [offset, offset + size],
-    ).fetchall()
-    return [(r[0], RawLocation(r[1], r[2], r[3]) if r[1] else None) for r in rows]
+def _selected(selection: Path, size: int) -> Iterator[list[tuple[str, RawLocation | None]]]:
+    """The selection ``size`` accessions at a time, with where their raw copy is (None: the
+    catalog has none)."""
+    for rows in pq.ParquetFile(selection).iter_batches(batch_size=size):
+        yield [
+            (r["accession_number"], RawLocation(r["path"], r["member_offset"], r["member_length"]))
+            if r["path"]
+            else (r["accession_number"], None)
+            for r in rows.to_pylist()
+        ]
 
 
-def _rejected_bytes(accession: str, warehouse: Warehouse) -> bytes | None:
-    row = warehouse.con.execute(
-        "SELECT raw FROM rejects WHERE accession_number = ?", [accession]
-    ).fetchone()
-    return bytes(row[0]) if row and row[0] is not None else None
+def _rejected_bytes(accessions: Sequence[str], warehouse: Warehouse) -> dict[str, bytes]:
+    if not accessions:
+        return {}
+    with warehouse.connection() as con:
+        rows = con.execute(
+            "SELECT accession_number, raw FROM rejects "
+            "WHERE list_contains(?, accession_number) AND raw IS NOT NULL",
+            [list(accessions)],
+        ).fetchall()
+    return {r[0]: bytes(r[1]) for r in rows}
 
 
 # What a worker gets for one filing: where its raw copy is, or (from the rejects table) the bytes
@@ -144,16 +153,16 @@ def parse_batch(items: Sequence[_Item], settings: Settings, raw: RawStore) -> _P
 
 
 def _raw_batches(
-    size: int, raw: RawStore, warehouse: Warehouse, result: ReprocessResult
+    size: int, raw: RawStore, warehouse: Warehouse, result: ReprocessResult, selection: Path
 ) -> Iterator[list[_Item]]:
     """The selection a batch at a time: each filing's raw copy, or its bytes in the rejects
     table when the copy is gone; counts filings that have neither."""
-    for offset in range(0, result.selected, size):
-        items: list[_Item] = []
+    for chunk in _selected(selection, size):
+        items: list[_Item | str] = []
         # looked up per file, not per document (a pack holds a day); per batch, so a store of
         # a file per filing (before packs) does not fill it
         present: dict[str, bool] = {}
-        for accession, where in _selected(warehouse, offset, size):
+        for accession, where in chunk:
             if where is not None:
                 found = present.get(where.path)
                 if found is None:
@@ -161,11 +170,17 @@ def _raw_batches(
                 if found:
                     items.append((accession, where))
                     continue
-            if (data := _rejected_bytes(accession, warehouse)) is not None:
-                items.append((accession, data))
+            items.append(accession)  # its copy is gone: the rejects table may hold its bytes
+        stored = _rejected_bytes([i for i in items if isinstance(i, str)], warehouse)
+        batch: list[_Item] = []
+        for item in items:
+            if not isinstance(item, str):
+                batch.append(item)
+            elif item in stored:
+                batch.append((item, stored[item]))
             else:
                 result.missing_raw += 1
-        yield items
+        yield batch
 
 
 def reprocess(
@@ -177,20 +192,22 @@ def reprocess(
     end: date | None = None,
     rejects_only: bool = False,
 ) -> ReprocessResult:
-    """Re-parse stored documents and reload them; returns what happened."""
-    result = ReprocessResult(selected=_selection(warehouse, start, end, rejects_only))
-    size = settings.reprocess_batch_size
-    # One batch gains nothing from a worker: it would wait for the worker to start.
-    workers = settings.workers if result.selected > size else 0
-    try:
-        batches = _raw_batches(size, raw, warehouse, result)
+    """Re-parse stored documents and reload them; returns what happened. The warehouse is
+    opened for the selection and for each transaction written, not in between."""
+    with tempfile.TemporaryDirectory(prefix="form4-reprocess-") as scratch:
+        selection = Path(scratch) / "selection.parquet"
+        result = ReprocessResult(
+            selected=_selection(warehouse, start, end, rejects_only, selection)
+        )
+        size = settings.reprocess_batch_size
+        # One batch gains nothing from a worker: it would wait for the worker to start.
+        workers = settings.workers if result.selected > size else 0
+        batches = _raw_batches(size, raw, warehouse, result, selection)
         parsed = ordered_map(
             partial(parse_batch, settings=settings, raw=raw), batches, workers=workers
         )
         for group in grouped(_counted(parsed, result)):
             warehouse.load_prepared(group)
-    finally:
-        warehouse.con.execute(f"DROP TABLE IF EXISTS {_SELECTION}")
     return result
 
 
