@@ -157,6 +157,7 @@ class Settings:
     duckdb_memory_mb: int = 512  # DuckDB's memory limit in a form4 run: bounds RSS
     max_submission_bytes: int = 50 * 1024 * 1024
     max_xml_bytes: int = 10 * 1024 * 1024
+    max_dataset_bytes: int = 1 << 30  # one quarter's data set ZIP, streamed to disk
     # where processes of this user share the EDGAR rate limit; None: this process only
     rate_dir: Path | None = None
 
@@ -166,6 +167,11 @@ class Settings:
         if self.raw_dir is not None:
             return self.raw_dir
         return self.db_path.with_name(self.db_path.stem + ".raw")
+
+    @property
+    def datasets_root(self) -> Path:
+        """Where the data set ZIPs are kept (``form4 reprocess --datasets`` reads them)."""
+        return self.raw_root / "datasets"
 
     @classmethod
     def from_env(
@@ -209,5 +215,6 @@ class Settings:
             duckdb_memory_mb=_int(env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64),
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
+            max_dataset_bytes=_int(env, "FORM4_MAX_DATASET_BYTES", 1 << 30, minimum=1024),
             rate_dir=_rate_dir(env, url),
         )

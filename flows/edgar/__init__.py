@@ -2,7 +2,8 @@
 
 Modules: ``client`` (the one ``httpx.Client`` factory and its retrying transport), ``rate``
 (the per-process and machine-wide rate limits), ``gate`` (block pages and the pause they
-impose), ``endpoints`` (EDGAR's paths and the fetches form4 makes). Orchestration
+impose), ``endpoints`` (EDGAR's paths and the fetches form4 makes), ``datasets`` (the data sets' index page
+and streamed ZIP downloads). Orchestration
 (``flows.pipeline``) calls these; nothing here imports it.
 """
 
