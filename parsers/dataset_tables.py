@@ -127,6 +127,10 @@ LAYOUT: dict[str, TableLayout] = {
             "ISSUERCIK": TEXT,
             "ISSUERNAME": TEXT,
             "ISSUERTRADINGSYMBOL": TEXT,
+            "CONTACT_NAME": TEXT,  # in the metadata, not in the 2024 Q3 files: not stored
+            "CONTACT_PHONE_NUMBER": TEXT,
+            "CONTACT_EMAIL_ADDRESS": TEXT,
+            "NOTIFICATION_EMAIL_ADDRESS": TEXT,
             "REMARKS": TEXT,
             "AFF10B5ONE": FLAG,  # newer quarters only
         },
@@ -184,7 +188,15 @@ ALIASES: dict[str, str] = {
     "AFF10B5_ONE": "AFF10B5ONE",
 }
 # Columns a quarter may lack without anything being wrong (added in later quarters).
-OPTIONAL = frozenset({"AFF10B5ONE"})
+OPTIONAL = frozenset(
+    {
+        "AFF10B5ONE",
+        "CONTACT_NAME",
+        "CONTACT_PHONE_NUMBER",
+        "CONTACT_EMAIL_ADDRESS",
+        "NOTIFICATION_EMAIL_ADDRESS",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +284,11 @@ def _date(col: Any) -> tuple[Any, Any]:
         unit="s",
         error_is_null=True,
     )
-    value = pc.cast(stamp, pa.date32())
+    # Arrow's strptime rolls an impossible day over (31-FEB -> 2 March): the day read back
+    # must be the day written
+    written = pc.cast(pc.struct_field(pc.extract_regex(text, r"^(?P<d>\d{1,2})-"), 0), pa.int64())
+    real = pc.equal(pc.cast(pc.day(stamp), pa.int64()), written)
+    value = pc.if_else(real, pc.cast(stamp, pa.date32()), pa.scalar(None, pa.date32()))
     return value, pc.and_kleene(pc.is_valid(text), pc.is_null(value))
 
 
@@ -356,7 +372,8 @@ def read_table(
 
     ``on_header`` (optional) is called with the ``TableHeader`` before the first batch. A line
     with the wrong number of fields becomes a bad row (``_error`` set, only ``_text`` and, if
-    it parses, ``ACCESSION_NUMBER`` filled)."""
+    it parses, ``ACCESSION_NUMBER`` filled). The header is read at once (``ParseError`` when
+    a key column is missing); the rows as the iterator is consumed."""
     header_line = stream.readline()
     if not header_line.strip():
         raise ParseError(f"{LAYOUT[table].member}: empty file, no header", stage="dataset")
@@ -371,26 +388,38 @@ def read_table(
         malformed.append(row.text)
         return "skip"
 
-    reader = pacsv.open_csv(
-        stream,
-        read_options=pacsv.ReadOptions(
-            column_names=column_names, block_size=block_size, encoding="utf8"
-        ),
-        parse_options=pacsv.ParseOptions(
-            delimiter="\t",
-            quote_char='"',
-            double_quote=True,
-            escape_char=False,
-            newlines_in_values=True,
-            invalid_row_handler=invalid,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in column_names},
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                column_names=column_names, block_size=block_size, encoding="utf8"
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter="\t",
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=True,
+                invalid_row_handler=invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in column_names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):  # a header and no rows
+            return iter(())
+        raise ParseError(f"{LAYOUT[table].member}: {exc}", stage="dataset") from None
+    return _batches(table, header, reader, malformed)
+
+
+def _batches(
+    table: str, header: TableHeader, reader: Any, malformed: list[str]
+) -> Iterator[pa.RecordBatch]:
+    width = len(header.names)
     row = 1
     acc_index = header.names.index("ACCESSION_NUMBER")
     for batch in reader:

@@ -223,8 +223,11 @@ def _relationship(owner: Any) -> str:
     return ",".join(roles)
 
 
-def from_filings(filings: Sequence[ParsedFiling]) -> dict[str, bytes]:
-    """The eight tables of a data set holding ``filings`` (as the SEC would extract them)."""
+def from_filings(
+    filings: Sequence[ParsedFiling], *, aff10b5_column: bool = True
+) -> dict[str, bytes]:
+    """The eight tables of a data set holding ``filings`` (as the SEC would extract them);
+    SUBMISSION has the ``AFF10B5ONE`` column of newer quarters unless told otherwise."""
     cols = metadata_columns()
     tables: dict[str, list[dict[str, Any]]] = {name: [] for name in cols}
     sk = 1_000
@@ -244,6 +247,7 @@ def from_filings(filings: Sequence[ParsedFiling]) -> dict[str, bytes]:
                 "ISSUERNAME": doc.issuer.name,
                 "ISSUERTRADINGSYMBOL": doc.issuer.ticker,
                 "REMARKS": doc.remarks,
+                "AFF10B5ONE": doc.aff10b5_one,
             }
         )
         for owner in doc.reporting_owners:
@@ -332,5 +336,7 @@ def from_filings(filings: Sequence[ParsedFiling]) -> dict[str, bytes]:
             )
     out: dict[str, bytes] = {}
     for name, columns in cols.items():
+        if name == "SUBMISSION" and aff10b5_column:  # as the quarters since the checkbox do
+            columns = [*columns, "AFF10B5ONE"]
         out[f"{name}.tsv"] = tsv(columns, tables[name])
     return out

@@ -164,7 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="quarter(s) to compare: 2024q3 or 2024q1..2024q4",
     )
-    _edgar_options(verify)
+    _db_option(verify)
+    verify.add_argument(
+        "--user-agent",
+        help="declared User-Agent, when a ZIP must be fetched (default $SEC_USER_AGENT)",
+    )
+    verify.add_argument(
+        "--edgar-url", help="EDGAR base URL (default $FORM4_EDGAR_URL or https://www.sec.gov)"
+    )
 
     report = sub.add_parser(
         "report",

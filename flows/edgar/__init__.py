@@ -2,9 +2,9 @@
 
 Modules: ``client`` (the one ``httpx.Client`` factory and its retrying transport), ``rate``
 (the per-process and machine-wide rate limits), ``gate`` (block pages and the pause they
-impose), ``endpoints`` (EDGAR's paths and the fetches form4 makes), ``datasets`` (the data sets' index page
-and streamed ZIP downloads). Orchestration
-(``flows.pipeline``) calls these; nothing here imports it.
+impose), ``endpoints`` (EDGAR's paths and the fetches form4 makes), ``datasets`` (the data
+sets' index page and streamed ZIP downloads). Orchestration (``flows.pipeline``) calls these;
+nothing here imports it.
 """
 
 from form4.flows.edgar.client import PoliteTransport, RetryPolicy, build_client
