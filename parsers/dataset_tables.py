@@ -341,7 +341,8 @@ def _convert(header: TableHeader, batch: pa.RecordBatch, first_row: int) -> pa.R
             columns.append(pa.nulls(n, _ARROW[kind]))
             continue
         if kind == TEXT:
-            columns.append(_text(raw))
+            # footnote id lists ("F1, F2") are split and trimmed by the loader: no fold needed
+            columns.append(raw if name.endswith("_FN") else _text(raw))
             continue
         value, bad = _CONVERT[kind](raw)
         columns.append(value)

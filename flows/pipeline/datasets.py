@@ -145,7 +145,10 @@ def _import(
     sha: str | None = None,
 ) -> QuarterOutcome:
     try:
-        check_zip(path)  # a ZIP without its central directory raises here
+        if sha is not None:  # just downloaded: every member's CRC, before anything is trusted
+            damaged = [p for p in check_zip(path) if "damaged" in p]
+            if damaged:
+                raise ParseError(f"{path.name}: {'; '.join(damaged)}", stage="dataset")
         result = import_quarter(warehouse, path, quarter, url=url, size=size, sha256=sha)
     except (ParseError, LoadError) as exc:
         if isinstance(exc, ParseError):
