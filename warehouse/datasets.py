@@ -73,7 +73,9 @@ def check_zip(path: Path, *, crc: bool = True) -> list[str]:
                 for layout in LAYOUT.values()
                 if layout.member.upper() not in names
             ]
-            for info in archive.infolist() if crc else ():  # every byte read once, CRC checked at the end
+            for info in (
+                archive.infolist() if crc else ()
+            ):  # every byte read once, CRC checked at the end
                 try:
                     with archive.open(info) as member:
                         while member.read(1 << 20):
@@ -157,6 +159,9 @@ _MACROS = (
     "list_filter(list_transform(string_split(x, ','), lambda s: trim(s)), lambda s: s <> '') END",
     "CREATE OR REPLACE TEMP MACRO _dedupe(l) AS "
     "list_filter(l, lambda x, i: list_position(l, x) = i)",
+    # the usual list has no repeated id: the lambda only runs where one repeats
+    "CREATE OR REPLACE TEMP MACRO _once(l) AS "
+    "CASE WHEN len(list_distinct(l)) = len(l) THEN l ELSE _dedupe(l) END",
     "CREATE OR REPLACE TEMP MACRO _cik(x) AS "
     "CASE WHEN regexp_full_match(x, '[0-9]{1,10}') THEN lpad(x, 10, '0') ELSE x END",
     "CREATE OR REPLACE TEMP MACRO _up(x) AS upper(x)",
@@ -211,10 +216,10 @@ def _rows_sql(kind: str) -> str:
             f"FROM _ds_{table} WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)"
         )
     ids = ", ".join(col for col, _ in fns)  # concat_ws skips NULLs: one split per row
+    price = "_fn(TRANS_PRICEPERSHARE_FN)" if kind == "tx" else "[]::VARCHAR[]"
     return (
-        f"SELECT *, _dedupe(_fn(concat_ws(',', {ids}))) AS footnote_ids FROM ("
-        + " UNION ALL BY NAME ".join(parts)
-        + ")"
+        f"SELECT *, row_number() OVER () AS rid, _once(_fn(concat_ws(',', {ids}))) "
+        f"AS footnote_ids, {price} AS price_ids FROM (" + " UNION ALL BY NAME ".join(parts) + ")"
     )
 
 
@@ -222,17 +227,20 @@ def _stage_rows(con: duckdb.DuckDBPyConnection) -> None:
     """``_ds_tx`` and ``_ds_hold``: the rows to load, with their footnote texts."""
     for kind in ("tx", "hold"):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ds_{kind} AS {_rows_sql(kind)}")
-        # For each row: its footnote texts in order (those FOOTNOTES holds), for the facts.
+        # For each row: its footnote texts in order (those FOOTNOTES holds), and those of
+        # its price, for the facts.
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _ds_{kind}_notes AS
-            SELECT u.ACCESSION_NUMBER, u.is_derivative, u.line_no,
-                   list(n.FOOTNOTE_TXT ORDER BY u.pos) AS notes
-            FROM (SELECT ACCESSION_NUMBER, is_derivative, line_no,
+            SELECT u.rid, list(n.FOOTNOTE_TXT ORDER BY u.pos) AS notes,
+                   list(n.FOOTNOTE_TXT ORDER BY u.pos)
+                       FILTER (list_contains(u.price_ids, u.id)) AS price_notes
+            FROM (SELECT rid, ACCESSION_NUMBER, price_ids,
                          unnest(footnote_ids) AS id,
-                         generate_subscripts(footnote_ids, 1) AS pos FROM _ds_{kind}) u
+                         generate_subscripts(footnote_ids, 1) AS pos
+                  FROM _ds_{kind} WHERE len(footnote_ids) > 0) u
             JOIN _ds_notes n ON n.ACCESSION_NUMBER = u.ACCESSION_NUMBER AND n.FOOTNOTE_ID = u.id
-            GROUP BY ALL
+            GROUP BY u.rid
             """
         )
 
@@ -291,17 +299,13 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
                _up(t.TRANS_CODE) AS code,
                list_concat(coalesce(n.notes, []),
                            CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END) AS texts,
-               (SELECT list(x.FOOTNOTE_TXT ORDER BY list_position(_fn(t.TRANS_PRICEPERSHARE_FN),
-                                                          x.FOOTNOTE_ID)) FROM _ds_notes x
-                 WHERE x.ACCESSION_NUMBER = t.ACCESSION_NUMBER
-                   AND list_contains(_fn(t.TRANS_PRICEPERSHARE_FN), x.FOOTNOTE_ID))
-                   AS price_texts,
+               n.price_notes AS price_texts,
                CASE WHEN t.is_derivative THEN t.SECURITY_TITLE END AS title,
                s.aff AS aff10b5_one,
                coalesce(p.plan_mentioned, false) AS plan_mentioned
         FROM _ds_tx t
         JOIN _ds_sub s USING (ACCESSION_NUMBER)
-        LEFT JOIN _ds_tx_notes n USING (ACCESSION_NUMBER, is_derivative, line_no)
+        LEFT JOIN _ds_tx_notes n USING (rid)
         LEFT JOIN _ds_plan p ON p.accession_number = t.ACCESSION_NUMBER
         """
     )
@@ -338,7 +342,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
                    list_concat(coalesce(n.notes, []),
                                CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END) AS texts
             FROM _ds_hold h JOIN _ds_sub s USING (ACCESSION_NUMBER)
-            LEFT JOIN _ds_hold_notes n USING (ACCESSION_NUMBER, is_derivative, line_no)
+            LEFT JOIN _ds_hold_notes n USING (rid)
             WHERE h.is_derivative)
         """
     ).to_arrow_table()
@@ -349,7 +353,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         CREATE OR REPLACE TEMP TABLE _ds_hold_kind AS
         SELECT h.ACCESSION_NUMBER, h.line_no, v.security_kind
         FROM _ds_hold h JOIN _ds_sub s USING (ACCESSION_NUMBER)
-        LEFT JOIN _ds_hold_notes n USING (ACCESSION_NUMBER, is_derivative, line_no)
+        LEFT JOIN _ds_hold_notes n USING (rid)
         JOIN _ds_kind_keys k ON k.title IS NOT DISTINCT FROM h.SECURITY_TITLE
          AND k.texts IS NOT DISTINCT FROM list_concat(coalesce(n.notes, []),
                  CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END)
