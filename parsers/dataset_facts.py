@@ -9,8 +9,9 @@ functions here are pure: an Arrow table of distinct keys in, the same rows with 
 appended out; the per-key work is the very functions ``parsers.ownership`` calls.
 
 ``transaction_facts`` is the ONE place where a new per-transaction classification of the XML
-path is added for data set rows (e.g. a sale-reason classifier: one call on ``texts`` and two
-output columns here, and the same two columns in ``warehouse.datasets._FACT_COLUMNS``).
+path is added for data set rows (e.g. a sale-reason classifier: one call on ``texts`` in its
+loop, its results as new columns of ``FACT_SCHEMA``; ``warehouse.datasets`` then selects them
+by name from ``_ds_tx_facts`` in the ``transactions`` SELECT of ``_select``).
 """
 
 from __future__ import annotations

@@ -51,3 +51,22 @@ def test_the_three_commands_import_a_quarter_verify_it_and_rebuild_it_offline(
     assert states == [("2024q3", "done"), ("2024q4", "pending")]
     bad = run(["backfill", "--datasets", "2024q9", "--db", str(db)], env, tmp_path)
     assert bad.returncode == 2 and "invalid quarter" in bad.stderr
+
+
+def test_the_quarterly_deployment_imports_new_quarters_monthly_in_new_york() -> None:
+    """Guards against the quarterly deployment pointing at a moved flow or running in UTC."""
+    import importlib
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    config = yaml.safe_load((root / "prefect.yaml").read_text())
+    (deployment,) = [d for d in config["deployments"] if d["name"] == "quarterly"]
+    path, func = deployment["entrypoint"].split(":")
+    module = importlib.import_module("form4." + path.removesuffix(".py").replace("/", "."))
+    flow = getattr(module, func)
+    assert flow.name == "form4-backfill"
+    assert "datasets" in flow.parameters.properties
+    assert deployment["parameters"] == {"datasets": "new"}
+    (schedule,) = deployment["schedules"]
+    assert schedule["cron"] == "0 7 2 * *" and schedule["timezone"] == "America/New_York"
