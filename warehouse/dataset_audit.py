@@ -23,7 +23,7 @@ import duckdb
 
 from form4.parsers.dataset_index import Quarter
 from form4.parsers.errors import LoadError
-from form4.warehouse.datasets import classify_accessions, insert_rows, stage_zip
+from form4.warehouse.datasets import classify_accessions, drop_staging, insert_rows, stage_zip
 from form4.warehouse.db import Warehouse, utcnow
 from form4.warehouse.schema import DECIMAL, FILING_KEYS, TABLES
 
@@ -194,5 +194,9 @@ def verify_quarter(warehouse: Warehouse, path: Path, quarter: Quarter) -> AuditR
             pass
         raise LoadError(f"{quarter}: the comparison failed: {exc}") from exc
     finally:
+        try:
+            drop_staging(con)
+        except duckdb.Error:  # pragma: no cover - the connection is gone with the process
+            pass
         con.close()
     return result

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,8 +52,11 @@ __all__ = [
     "ImportResult",
     "Staged",
     "check_zip",
+    "classify_accessions",
+    "drop_staging",
     "import_quarter",
     "insert_rows",
+    "record_quarter",
     "stage_zip",
 ]
 
@@ -105,51 +109,96 @@ def _member(archive: zipfile.ZipFile, name: str) -> str | None:
     return None
 
 
+_STAGE = "form4_dataset_stage"  # an in-memory database of the same DuckDB instance
+
+
+def _stage_one(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, damaged: list[str]
+) -> tuple[TableHeader | None, str | None, int]:
+    """One member into its staging table, on its own connection: (header, problem, rows)."""
+    layout = LAYOUT[table]
+    target = f"{_STAGE}._ds_{table}"
+    headers: list[TableHeader] = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _member(archive, layout.member)
+            if member is None or any(p.startswith(layout.member + " ") for p in damaged):
+                return None, None, 0
+            with archive.open(member) as stream:
+                batches = read_table(table, stream, on_header=headers.append)
+                reader = pa.RecordBatchReader.from_batches(output_schema(table), batches)
+                con.from_arrow(reader).insert_into(target)
+    except (
+        ParseError,
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        pa.ArrowException,
+        duckdb.Error,  # an error while DuckDB consumed the batches
+    ) as exc:
+        con.execute(f"DELETE FROM {target}")
+        return None, f"{layout.member}: not read: {exc}", 0
+    finally:
+        con.close()
+    return (headers[0] if headers else None), None, 0
+
+
 def stage_zip(con: duckdb.DuckDBPyConnection, path: Path, quarter: Quarter) -> Staged:
-    """Read the ZIP's tables into temporary tables ``_ds_<TABLE>`` of ``con``: every table
-    is created (empty when its member is missing or unreadable, which is a problem noted)."""
+    """Read the ZIP's tables into staging tables, seen by ``con`` as ``_ds_<TABLE>``: every
+    table is created (empty when its member is missing or unreadable, which is a problem
+    noted). Two members are read at a time (pyarrow and DuckDB release the interpreter lock),
+    each on its own connection into an in-memory database of the warehouse's DuckDB."""
     staged = Staged(quarter)
     damaged = check_zip(path, crc=False)
     staged.problems.extend(damaged)
-    with zipfile.ZipFile(path) as archive:
-        for table, layout in LAYOUT.items():
-            name = f"_ds_{table}"
-            schema = output_schema(table)
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-            con.from_arrow(schema.empty_table()).create(name)
-            member = _member(archive, layout.member)
-            if member is None or any(p.startswith(layout.member + " ") for p in damaged):
-                continue
-            try:
-                with archive.open(member) as stream:
-                    batches = read_table(
-                        table, stream, on_header=lambda h, t=table: staged.headers.__setitem__(t, h)
-                    )
-                    reader = pa.RecordBatchReader.from_batches(schema, batches)
-                    con.from_arrow(reader).insert_into(name)
-            except (
-                ParseError,
-                zipfile.BadZipFile,
-                OSError,
-                EOFError,
-                pa.ArrowException,
-                duckdb.Error,  # an error while DuckDB consumed the batches
-            ) as exc:
-                con.execute(f"DELETE FROM {name}")
-                staged.problems.append(f"{layout.member}: not read: {exc}")
-                continue
-            staged.tables.add(table)
-            header = staged.headers.get(table)
-            if header is not None:
-                staged.problems.extend(header.problems)
-            row = con.execute(f"SELECT count(*) FROM {name}").fetchone()
-            staged.rows[table] = int(row[0]) if row else 0
+    attached = {
+        r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    }
+    if _STAGE not in attached:
+        con.execute(f"ATTACH ':memory:' AS {_STAGE}")
+    for table in LAYOUT:
+        empty = f"_ds_empty_{table}"
+        con.register(empty, output_schema(table).empty_table())
+        con.execute(f"CREATE OR REPLACE TABLE {_STAGE}._ds_{table} AS SELECT * FROM {empty}")
+        con.unregister(empty)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _ds_{table} AS SELECT * FROM {_STAGE}._ds_{table}"
+        )
+    # the largest members first, so the two readers finish together
+    order = sorted(LAYOUT, key=lambda t: t not in ("NONDERIV_TRANS", "FOOTNOTES"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(
+            zip(
+                order,
+                pool.map(lambda t: _stage_one(con.cursor(), path, t, damaged), order),
+                strict=True,
+            )
+        )
+    for table in LAYOUT:
+        header, problem, _ = results[table]
+        if problem is not None:
+            staged.problems.append(problem)
+            continue
+        if header is None:
+            continue
+        staged.tables.add(table)
+        staged.headers[table] = header
+        staged.problems.extend(header.problems)
+        row = con.execute(f"SELECT count(*) FROM _ds_{table}").fetchone()
+        staged.rows[table] = int(row[0]) if row else 0
     if "SUBMISSION" not in staged.tables:
         raise ParseError(
             f"{quarter}: SUBMISSION could not be read ({'; '.join(staged.problems)})",
             stage="dataset",
         )
     return staged
+
+
+def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Free the staging tables (the in-memory database stays attached, empty)."""
+    for table in LAYOUT:
+        con.execute(f"DROP VIEW IF EXISTS _ds_{table}")
+        con.execute(f"DROP TABLE IF EXISTS {_STAGE}._ds_{table}")
 
 
 # ----------------------------------------------------------------------------- the SQL
@@ -228,19 +277,17 @@ def _stage_rows(con: duckdb.DuckDBPyConnection) -> None:
     for kind in ("tx", "hold"):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ds_{kind} AS {_rows_sql(kind)}")
         # For each row: its footnote texts in order (those FOOTNOTES holds), and those of
-        # its price, for the facts.
+        # its price in the price's order, looked up in its filing's map id -> text.
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _ds_{kind}_notes AS
-            SELECT u.rid, list(n.FOOTNOTE_TXT ORDER BY u.pos) AS notes,
-                   list(n.FOOTNOTE_TXT ORDER BY u.pos)
-                       FILTER (list_contains(u.price_ids, u.id)) AS price_notes
-            FROM (SELECT rid, ACCESSION_NUMBER, price_ids,
-                         unnest(footnote_ids) AS id,
-                         generate_subscripts(footnote_ids, 1) AS pos
-                  FROM _ds_{kind} WHERE len(footnote_ids) > 0) u
-            JOIN _ds_notes n ON n.ACCESSION_NUMBER = u.ACCESSION_NUMBER AND n.FOOTNOTE_ID = u.id
-            GROUP BY u.rid
+            SELECT t.rid,
+                   list_filter(list_transform(t.footnote_ids, lambda i: m.notes[i]),
+                               lambda x: x IS NOT NULL) AS notes,
+                   list_filter(list_transform(t.price_ids, lambda i: m.notes[i]),
+                               lambda x: x IS NOT NULL) AS price_notes
+            FROM _ds_{kind} t JOIN _ds_notemap m USING (ACCESSION_NUMBER)
+            WHERE len(t.footnote_ids) > 0
             """
         )
 
@@ -273,6 +320,14 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         ORDER BY ACCESSION_NUMBER, FOOTNOTE_ID, _row
         """
     )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_notemap AS
+        SELECT ACCESSION_NUMBER,
+               map_from_entries(list(struct_pack(k := FOOTNOTE_ID, v := FOOTNOTE_TXT))) AS notes
+        FROM _ds_notes GROUP BY ACCESSION_NUMBER
+        """
+    )
     _stage_rows(con)
     # Does any footnote or the remarks of a filing name a 10b5-1 plan? Only filings whose
     # texts contain "10b" can (parsers.normalize.mentions_10b5_1), so only those are asked.
@@ -299,7 +354,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
                _up(t.TRANS_CODE) AS code,
                list_concat(coalesce(n.notes, []),
                            CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END) AS texts,
-               n.price_notes AS price_texts,
+               CASE WHEN len(n.price_notes) > 0 THEN n.price_notes END AS price_texts,
                CASE WHEN t.is_derivative THEN t.SECURITY_TITLE END AS title,
                s.aff AS aff10b5_one,
                coalesce(p.plan_mentioned, false) AS plan_mentioned
@@ -657,6 +712,12 @@ def import_quarter(
             """
         ).fetchall()
         now = utcnow()
+        # Rows this quarter loaded before carry its SUBMISSION filing dates: the deletes below
+        # are bounded by them, so DuckDB reads only those row groups of a large warehouse.
+        bounds = con.execute(
+            "SELECT min(FILING_DATE), max(FILING_DATE) FROM _ds_SUBMISSION"
+        ).fetchone()
+        low, high = bounds if bounds and bounds[0] is not None else (None, None)
         con.begin()
         # Rows of this quarter's accessions that are not held from XML are replaced.
         for table in DATA_TABLES:
@@ -664,6 +725,12 @@ def import_quarter(
                 f"DELETE FROM {table} WHERE accession_number IN "
                 "(SELECT accession_number FROM _ds_all "
                 " WHERE accession_number NOT IN (SELECT accession_number FROM _ds_xml))"
+                + (
+                    " AND (filing_date BETWEEN ? AND ? OR filing_date IS NULL)"
+                    if low is not None
+                    else ""
+                ),
+                [low, high] if low is not None else [],
             )
         con.execute(
             "DELETE FROM rejects WHERE stage = 'dataset' AND (starts_with(reason, ?) "
@@ -714,6 +781,10 @@ def import_quarter(
             pass
         raise LoadError(f"{quarter}: the import failed: {exc}") from exc
     finally:
+        try:
+            drop_staging(con)
+        except duckdb.Error:  # pragma: no cover - the connection is gone with the process
+            pass
         con.close()
     for problem in result.problems:
         log.warning("%s: %s", quarter, problem)
