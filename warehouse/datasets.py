@@ -549,19 +549,21 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
         )
     if table in ("transaction_footnotes", "holding_footnotes"):
         kind, fns = ("tx", _TX_FN) if table == "transaction_footnotes" else ("hold", _HOLD_FN)
-        links = " UNION ALL ".join(
-            f"SELECT ACCESSION_NUMBER, line_no, is_derivative, {i} AS f_ord, "
-            f"'{name}' AS field, unnest(_fn({col})) AS footnote_id FROM _ds_{kind}"
-            for i, (col, name) in enumerate(fns)
-        )
+        cols = ", ".join(col for col, _ in fns)
+        fields = " ".join(f"WHEN '{col}' THEN '{name}'" for col, name in fns)
+        # one scan: UNPIVOT gives each non-NULL _FN value of a row with its column's name
+        links = f"""
+            SELECT ACCESSION_NUMBER, line_no, is_derivative,
+                   CASE col {fields} END AS field, unnest(_fn(ids)) AS footnote_id
+            FROM (UNPIVOT (SELECT ACCESSION_NUMBER, line_no, is_derivative, {cols}
+                           FROM _ds_{kind} WHERE len(footnote_ids) > 0)
+                  ON {cols} INTO NAME col VALUE ids)
+        """
         return (
             f"""
             SELECT l.ACCESSION_NUMBER AS accession_number, l.line_no::INTEGER AS line_no,
                    l.is_derivative, l.field, l.footnote_id, {_FILING_KEYS}
-            FROM (SELECT DISTINCT ON (ACCESSION_NUMBER, is_derivative, line_no, field,
-                                      footnote_id) *
-                  FROM ({links})
-                  ORDER BY ACCESSION_NUMBER, is_derivative, line_no, field, footnote_id) l
+            FROM (SELECT DISTINCT * FROM ({links})) l
             JOIN _ds_sub s USING (ACCESSION_NUMBER)
             """,
             [],
