@@ -765,3 +765,33 @@ def test_a_block_page_served_in_place_of_a_zip_pauses_and_retries_instead_of_bei
     (outcome,) = summary.quarters  # type: ignore[attr-defined]
     assert outcome.status == "done"
     assert [r.status for r in server.requests if r.path.endswith(".zip")] == [200, 200]
+
+
+def test_a_zip_is_written_to_disk_while_it_arrives_not_held_whole_in_memory(
+    tmp_path: Path,
+) -> None:
+    """Guards against the polite client reading a ZIP whole before the file sees a byte."""
+    import httpx
+
+    from form4.flows.edgar.datasets import download_zip
+
+    target = tmp_path / "datasets" / "2024q3_form345.zip"
+    part = target.with_name(target.name + ".part")
+    chunk = b"z" * (1 << 20)
+    seen: list[int] = []
+
+    def body() -> Iterator[bytes]:
+        for _ in range(4):
+            seen.append(part.stat().st_size if part.exists() else -1)
+            yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "application/zip"}, content=body())
+
+    settings = Settings.from_env(
+        {"SEC_USER_AGENT": "form4 tests tests@form4.example"}, edgar_url="http://127.0.0.1:9"
+    )
+    with build_client(settings, inner=httpx.MockTransport(handler)) as client:
+        download = download_zip(client, "/x/2024q3_form345.zip", target, max_bytes=1 << 30)
+    assert download.size == 4 << 20 and target.stat().st_size == 4 << 20
+    assert seen[0] <= 0 and seen[-1] >= 2 << 20  # bytes were on disk before the body ended
