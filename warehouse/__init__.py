@@ -3,8 +3,9 @@
 Modules: ``schema`` (tables and column docs, the single source of truth), ``rows`` (parsed
 records -> Arrow), ``batch`` (a batch's Arrow tables and keys, made without the database),
 ``db`` (the ``Warehouse`` connection: loads and state), ``raw`` (gzip copies of every fetched
-submission), ``datasets`` (a quarterly data set ZIP into the same tables) and
-``dataset_audit`` (the data set compared with the XML rows). Imports ``parsers`` records; never
+submission), ``datasets`` (a quarterly data set ZIP into the same tables, through
+``dataset_stage`` and ``dataset_rows``) and ``dataset_audit`` (the data set compared with the
+XML rows). Imports ``parsers`` records; never
 imports ``flows``.
 """
 
