@@ -1,7 +1,7 @@
 """What footnotes say about data set rows: the XML path's normalisation, once per distinct key.
 
 A data set row gives its footnotes as ids (``F1, F2``) and the texts sit in FOOTNOTES, so the
-warehouse (``warehouse.datasets``) gathers, for each transaction, the texts the XML reader
+warehouse (``warehouse.dataset_rows``) gathers, for each transaction, the texts the XML reader
 would pass to ``parsers.normalize`` (the row's footnotes in order, then the filing's remarks),
 keeps each distinct combination once (far fewer than rows: most rows share their filing's
 footnotes, and rows without any collapse to a handful), and joins the answers back. The
@@ -10,7 +10,7 @@ appended out; the per-key work is the very functions ``parsers.ownership`` calls
 
 ``transaction_facts`` is the ONE place where a new per-transaction classification of the XML
 path is added for data set rows (e.g. a sale-reason classifier: one call on ``texts`` in its
-loop, its results as new columns of ``FACT_SCHEMA``; ``warehouse.datasets`` then selects them
+loop, its results as new columns of ``FACT_SCHEMA``; ``warehouse.dataset_rows`` then selects them
 by name from ``_ds_tx_facts`` in the ``transactions`` SELECT of ``_select``).
 """
 
@@ -40,7 +40,7 @@ __all__ = [
 _DECIMAL = pa.decimal128(38, 8)
 _QUANTUM = Decimal(1).scaleb(-8)
 
-# The key of a transaction's normalisation, as warehouse.datasets selects it (DISTINCT).
+# The key of a transaction's normalisation, as warehouse.dataset_rows selects it (DISTINCT).
 KEY_SCHEMA = pa.schema(
     [
         pa.field("fact_id", pa.int64()),

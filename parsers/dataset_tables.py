@@ -10,14 +10,16 @@ loop over rows:
 
 - dates ``DD-MON-YYYY``, numbers (plain decimals, at most 8 decimals and 30 integer digits:
   what ``DECIMAL(38,8)`` stores), flags ``0/1/true/false`` (and the XML reader's ``y/n``);
-- text stripped and whitespace folded (as the XML reader's ``clean``), empty -> NULL;
+- text stripped and whitespace folded (as the XML reader's ``clean``; the ``_FN`` id lists are
+  split and trimmed by the loader), empty -> NULL;
 - a value that does not convert makes its row *bad*: ``_error`` says which column and value,
   ``_text`` holds the row as read (its fields joined by tabs); the row's other values are kept
   only for the message. A line with the wrong number of fields is bad too.
 
 ``LAYOUT`` declares each table's columns (canonical name -> kind) and key. Neighbours:
 ``parsers.dataset_index`` (quarters, links), ``parsers.dataset_facts`` (footnote facts),
-``warehouse.datasets`` (the load into the XML path's tables).
+``warehouse.dataset_stage`` and ``warehouse.dataset_rows`` (the load into the XML path's
+tables).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``form4 verify --datasets``: the XML reading against the SEC's own, field by field.
 
 For every accession held from XML that a quarter's data set also holds, the data set's rows are
-built exactly as an import would build them (``warehouse.datasets.insert_rows``, into
+built exactly as an import would build them (``warehouse.dataset_rows.insert_rows``, into
 temporary tables) and compared with the stored XML rows: every column of every row of
 ``filings``, ``reporting_owners``, ``transactions``, ``holdings``, ``footnotes`` and
 ``owner_signatures`` (rows matched by their keys: accession, Table I/II, line number; owner CIK;
@@ -11,7 +11,8 @@ number (equal to 2 decimals, within 0.01, or within 0.5%) or the texts are equal
 whitespace is ignored, else ``difference``. Columns the data sets do not carry are not compared
 (``accepted_at``, ``schema_version``, ``issuer_foreign_trading_symbol``, ``amends_accession``,
 ``loaded_at``, ``source``; ``aff10b5_one`` before the quarters that have ``AFF10B5ONE``).
-Neighbours: ``warehouse.datasets`` (staging and row building), ``flows.pipeline.datasets``.
+Neighbours: ``warehouse.dataset_stage`` and ``warehouse.dataset_rows`` (staging and row
+building), ``flows.pipeline.datasets``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import duckdb
 
 from form4.parsers.dataset_index import Quarter
 from form4.parsers.errors import LoadError
-from form4.warehouse.datasets import classify_accessions, drop_staging, insert_rows, stage_zip
+from form4.warehouse.dataset_rows import insert_rows
+from form4.warehouse.dataset_stage import drop_staging, stage_zip
+from form4.warehouse.datasets import classify_accessions
 from form4.warehouse.db import Warehouse, utcnow
 from form4.warehouse.schema import DECIMAL, FILING_KEYS, TABLES
 
