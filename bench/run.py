@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ("parse", "load", "e2e", "scale", "live")
+SCRIPTS = ("parse", "load", "e2e", "scale", "live", "datasets")
 
 
 def main() -> None:

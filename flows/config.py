@@ -215,6 +215,7 @@ class Settings:
     duckdb_storage: str = "v1.4.0"
     max_submission_bytes: int = 50 * 1024 * 1024
     max_xml_bytes: int = 10 * 1024 * 1024
+    max_dataset_bytes: int = 1 << 30  # one quarter's data set ZIP, streamed to disk
     # where processes of this user share the EDGAR rate limit; None: this process only
     rate_dir: Path | None = None
     # an S3-compatible server for s3:// exports (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)
@@ -235,6 +236,11 @@ class Settings:
         if self.raw_dir is not None:
             return self.raw_dir
         return self.db_path.with_name(self.db_path.stem + ".raw")
+
+    @property
+    def datasets_root(self) -> Path:
+        """Where the data set ZIPs are kept (``form4 reprocess --datasets`` reads them)."""
+        return self.raw_root / "datasets"
 
     @classmethod
     def from_env(
@@ -279,6 +285,7 @@ class Settings:
             duckdb_storage=_storage_version(env),
             max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
             max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
+            max_dataset_bytes=_int(env, "FORM4_MAX_DATASET_BYTES", 1 << 30, minimum=1024),
             rate_dir=_rate_dir(env, url),
             s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
             s3_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,

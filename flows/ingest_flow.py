@@ -25,6 +25,12 @@ from prefect.states import Failed
 from form4.flows.config import Settings, parse_forms
 from form4.flows.edgar.client import build_client
 from form4.flows.pipeline.backfill import backfill_cik, backfill_range, plan_range
+from form4.flows.pipeline.datasets import (
+    DatasetSummary,
+    QuarterOutcome,
+    backfill_datasets,
+    import_dataset_quarter,
+)
 from form4.flows.pipeline.ingest import (
     BatchResult,
     DayResult,
@@ -37,6 +43,7 @@ from form4.flows.pipeline.ingest import (
 )
 from form4.flows.pipeline.progress import Progress, ProgressSink, QuietDays, quiet_days
 from form4.flows.runlog import to_run_logger
+from form4.parsers.dataset_index import Quarter, parse_quarters
 from form4.parsers.errors import ConfigError, Form4Error
 from form4.warehouse.db import Warehouse
 from form4.warehouse.raw import RawStore
@@ -273,6 +280,7 @@ class BackfillSummary:
     days: list[DayResult] = field(default_factory=list)
     cik_listed: int = 0
     cik: BatchResult = field(default_factory=BatchResult)
+    datasets: DatasetSummary | None = None
 
     @property
     def totals(self) -> BatchResult:
@@ -338,6 +346,41 @@ def backfill_cik_task(
         return Failed(message=f"CIK {cik}: {exc}")
 
 
+@task(name="import-dataset", cache_policy=NONE, task_run_name="import-dataset-{quarter}")
+def import_dataset_task(
+    quarter: Quarter,
+    url: str,
+    *,
+    settings: Settings,
+    client: httpx.Client,
+    warehouse: Warehouse,
+) -> QuarterOutcome:
+    """One quarter of the Insider Transactions Data Sets: one request, one transaction."""
+    logger = get_run_logger()
+    outcome = import_dataset_quarter(
+        quarter, url, settings=settings, client=client, warehouse=warehouse
+    )
+    if outcome.result is not None:
+        r = outcome.result
+        logger.info(
+            "%s: %s; %d submissions, %d loaded, %d held from XML, %d rejected, %d rows",
+            quarter,
+            outcome.status,
+            r.submissions,
+            r.loaded,
+            r.held_from_xml,
+            r.rejected,
+            r.row_count,
+        )
+        for problem in r.problems:
+            logger.warning("%s: %s", quarter, problem)
+        for reason in r.reject_reasons[:20]:
+            logger.warning("%s: rejected %s", quarter, reason)
+    else:
+        logger.error("%s: %s: %s", quarter, outcome.status, outcome.message)
+    return outcome
+
+
 @flow(name="form4-backfill", log_prints=False)
 def backfill(
     start: date | None = None,
@@ -348,8 +391,11 @@ def backfill(
     edgar_url: str | None = None,
     data_url: str | None = None,
     user_agent: str | None = None,
+    datasets: str | None = None,
 ) -> BackfillSummary | State:
-    """Backfill a range of days (one task per quarter) and/or every filing of one CIK."""
+    """Backfill a range of days (one task per quarter) and/or every filing of one CIK, and/or
+    quarters of the SEC's Insider Transactions Data Sets (``datasets``: ``2006q1..2026q3``,
+    ``latest`` or ``new``; one task per quarter)."""
     try:
         settings = Settings.from_env(
             os.environ,
@@ -359,8 +405,9 @@ def backfill(
             data_url=data_url,
             forms=parse_forms(list(forms)) if forms else None,
         )
-        if start is None and cik is None:
-            raise ConfigError("backfill needs --from/--to or --cik")
+        if start is None and cik is None and datasets is None:
+            raise ConfigError("backfill needs --from/--to, --cik or --datasets")
+        spec = parse_quarters(datasets) if datasets is not None else None
         summary = BackfillSummary()
         today = eastern_today()
         with (
@@ -371,6 +418,14 @@ def backfill(
             open_warehouse(settings) as warehouse,
         ):
             raw = RawStore(settings.raw_root)
+            if spec is not None:
+                summary.datasets = backfill_datasets(
+                    spec,
+                    settings=settings,
+                    client=client,
+                    warehouse=warehouse,
+                    run_quarter=import_dataset_task,
+                )
             if start is not None:
                 last = end or start
                 chunks = [(days[0], days[-1]) for _, days in plan_range(start, last, today)]

@@ -3,8 +3,10 @@
 Modules: ``schema`` (tables and column docs, the single source of truth), ``rows`` (parsed
 records -> Arrow), ``batch`` (a batch's Arrow tables and keys, made without the database),
 ``db`` (the ``Warehouse`` connection: loads and state), ``lock`` (waiting for a busy file,
-the single-writer lock), ``raw`` (gzip copies of every fetched
-submission). Imports ``parsers`` records; never imports ``flows``.
+the single-writer lock), ``raw`` (gzip copies of every fetched submission), ``datasets`` (a
+quarterly data set ZIP into the same tables, through ``dataset_stage`` and ``dataset_rows``)
+and ``dataset_audit`` (the data set compared with the XML rows). Imports ``parsers`` records;
+never imports ``flows``.
 """
 
 from form4.warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch

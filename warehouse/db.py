@@ -45,6 +45,7 @@ __all__ = [
     "RawDocument",
     "Reject",
     "Warehouse",
+    "link_amendments",
     "utcnow",
 ]
 
@@ -98,7 +99,7 @@ UNION ALL SELECT 'raw_documents', accession_number, NULL FROM raw_documents WHER
 """
 
 
-def _link_amendments(con: duckdb.DuckDBPyConnection, issuers: list[str]) -> None:
+def link_amendments(con: duckdb.DuckDBPyConnection, issuers: list[str]) -> None:
     """Point amendments of the batch's issuers at the filing they amend, where it is loaded:
     first the filing made on ``dateOfOriginalSubmission``, else one with the same period."""
     params = {"issuers": issuers}
@@ -302,7 +303,7 @@ class Warehouse:
                 if table.num_rows:
                     self._insert(con, name, table)
             if "waiting" in found or batch.has_amendments:
-                _link_amendments(con, issuers)
+                link_amendments(con, issuers)
             con.commit()
         except duckdb.Error as exc:
             con.rollback()
@@ -344,16 +345,20 @@ class Warehouse:
         return {r[0] for r in rows}
 
     def known_accessions(self, accessions: Iterable[str]) -> set[str]:
-        """Those of ``accessions`` already loaded or rejected (nothing to fetch again)."""
+        """Those of ``accessions`` already loaded or rejected (nothing to fetch again). Rows and
+        rejects from a data set do not count: the filing's XML replaces them when fetched."""
         return self._among(
             accessions,
-            "SELECT accession_number FROM filings UNION ALL SELECT accession_number FROM rejects",
+            "SELECT accession_number FROM filings WHERE coalesce(source, 'xml') = 'xml' "
+            "UNION ALL SELECT accession_number FROM rejects WHERE stage <> 'dataset'",
         )
 
     def rejected_accessions(self, accessions: Iterable[str]) -> set[str]:
         """Those of ``accessions`` in ``rejects``: fetched again when their day is re-run, since
         EDGAR (or a proxy) may have served a damaged copy the first time."""
-        return self._among(accessions, "SELECT accession_number FROM rejects")
+        return self._among(
+            accessions, "SELECT accession_number FROM rejects WHERE stage <> 'dataset'"
+        )
 
     def record_failures(self, failures: Sequence[FailedFetch]) -> None:
         """Upsert accessions that could not be fetched; ``attempts`` counts the runs."""

@@ -157,6 +157,7 @@ _FILING_COLUMNS = (
     *_DOCUMENT_FIELDS,
     "amends_accession",
     "loaded_at",
+    "source",
 )
 _GET_HEADER = attrgetter(*_HEADER_FIELDS)
 _GET_ISSUER = attrgetter(*_ISSUER_FIELDS)
@@ -175,6 +176,7 @@ def _filing_columns(filings: Sequence[ParsedFiling], now: datetime) -> list[Sequ
         *zip(*map(_GET_DOCUMENT, documents), strict=True),
         (None,) * len(filings),  # amends_accession: linked by form4.warehouse.db after the load
         (now,) * len(filings),
+        ("xml",) * len(filings),  # source: parsed from the filing's own XML
     ]
     return [gathered[i] for i in _FILING_ORDER]
 

@@ -119,6 +119,13 @@ TABLES: dict[str, tuple[Column, ...]] = {
             "owners; filed on dateOfOriginalSubmission, else same period of report)",
         ),
         _c("loaded_at", "TIMESTAMP", "when this row was (re)loaded, UTC"),
+        _c(
+            "source",
+            "VARCHAR",
+            "where the rows come from: 'xml' (the filing's XML) or 'dataset:2024q3' (the SEC's "
+            "Insider Transactions Data Set of that quarter); NULL in warehouses made before "
+            "data sets, meaning xml",
+        ),
     ),
     "reporting_owners": (
         _c("accession_number", "VARCHAR", "filing (key with owner_cik)"),
@@ -241,9 +248,13 @@ TABLES: dict[str, tuple[Column, ...]] = {
     ),
     "rejects": (
         _c("accession_number", "VARCHAR", "filing (key)"),
-        _c("stage", "VARCHAR", "what failed: sgml, xml, ownership, load"),
-        _c("reason", "VARCHAR", "why, in one line"),
-        _c("raw", "BLOB", "the raw submission bytes as fetched"),
+        _c("stage", "VARCHAR", "what failed: sgml, xml, ownership, load, dataset"),
+        _c("reason", "VARCHAR", "why, in one line (dataset: starts with 'dataset:2024q3 ')"),
+        _c(
+            "raw",
+            "BLOB",
+            "the raw submission bytes as fetched (dataset: the bad rows' text, one a line)",
+        ),
         _c("seen_at", "TIMESTAMP", "when it was rejected, UTC"),
     ),
     "raw_documents": (
@@ -285,6 +296,48 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("rows", "BIGINT", "rows written"),
         _c("checksum", "UBIGINT", "order-independent hash of the rows written"),
     ),
+    "dataset_quarters": (
+        _c("quarter", "VARCHAR", "data set quarter, e.g. 2024q3 (key)"),
+        _c(
+            "status",
+            "VARCHAR",
+            "done, partial (loaded, with problems: see problems), pending (not yet published) "
+            "or failed (not loaded: see problems)",
+        ),
+        _c("url", "VARCHAR", "the ZIP's URL, as linked from the data sets' index page"),
+        _c("zip_path", "VARCHAR", "the ZIP kept in the raw store (for form4 reprocess)"),
+        _c("zip_size", "BIGINT", "its size in bytes"),
+        _c("zip_sha256", "VARCHAR", "its SHA-256"),
+        _c("submissions", "INTEGER", "accessions in its SUBMISSION table"),
+        _c("loaded", "INTEGER", "accessions loaded from it"),
+        _c("held_from_xml", "INTEGER", "accessions left as loaded from their XML"),
+        _c("rejected", "INTEGER", "accessions sent to rejects (stage dataset)"),
+        _c("rows", "BIGINT", "rows written to the data tables by its import"),
+        _c("problems", "VARCHAR", "what went wrong: missing members, unknown columns, ..."),
+        _c("fetched_at", "TIMESTAMP", "when the ZIP was downloaded, UTC"),
+        _c("imported_at", "TIMESTAMP", "when it was last imported, UTC"),
+    ),
+    "source_differences": (
+        _c("quarter", "VARCHAR", "data set quarter compared (key with the next 4)"),
+        _c("accession_number", "VARCHAR", "a filing held from XML that the data set also holds"),
+        _c("table_name", "VARCHAR", "warehouse table compared, e.g. transactions"),
+        _c(
+            "line",
+            "VARCHAR",
+            "the row: I.n / II.n (Table I / II line n), the owner CIK, the footnote id, the "
+            "signature number, a link 'I.n field Fk'; empty for filings",
+        ),
+        _c("field", "VARCHAR", "column that differs; '(row)' when one side lacks the row"),
+        _c("xml_value", "VARCHAR", "value from the XML, as text (NULL: absent)"),
+        _c("dataset_value", "VARCHAR", "value from the data set, as text (NULL: absent)"),
+        _c(
+            "kind",
+            "VARCHAR",
+            "'difference', or 'rounding / spacing' (the SEC's rounding of numbers, or text equal "
+            "once whitespace is ignored)",
+        ),
+        _c("checked_at", "TIMESTAMP", "when form4 verify compared them, UTC"),
+    ),
     "failed_accessions": (
         _c("accession_number", "VARCHAR", "filing (key)"),
         _c("day", "DATE", "index date it was listed in"),
@@ -324,6 +377,8 @@ STATE_TABLES = (
     "failed_accessions",
     "parquet_exports",
     "feed_entries",
+    "dataset_quarters",
+    "source_differences",
 )
 
 _ARROW_TYPES: dict[str, pa.DataType] = {

@@ -1,5 +1,5 @@
-"""The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``report``, ``export``,
-``sql``, ``watch``, ``mirror`` and ``demo``.
+"""The ``form4`` command line: ``ingest``, ``backfill``, ``reprocess``, ``verify``, ``report``,
+``export``, ``sql``, ``watch``, ``mirror`` and ``demo``.
 
 Each subcommand parses its arguments, builds ``Settings`` once, and calls a flow or a
 warehouse function; every expected error (bad argument, missing User-Agent, EDGAR
@@ -18,11 +18,15 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 from types import FrameType
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from form4.flows.cli.output import open_read_only, require_warehouse
 from form4.flows.config import Settings, parse_date, parse_forms
+from form4.parsers.dataset_index import QuarterSpec, parse_quarters
 from form4.parsers.errors import ConfigError, Form4Error
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["main"]
 
@@ -54,6 +58,13 @@ def _cik_arg(text: str) -> str:
 def _forms_arg(text: str) -> tuple[str, ...]:
     try:
         return parse_forms(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _quarters_arg(text: str) -> QuarterSpec:
+    try:
+        return parse_quarters(text)
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -106,16 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     backfill = sub.add_parser(
         "backfill",
-        help="load a range of days, or every ownership filing of one CIK",
+        help="load a range of days, every ownership filing of one CIK, or quarterly data sets",
         description=(
             "--from/--to: every business day of the range, over a finished quarter's full index "
             "where that needs fewer requests, else the daily indexes. --cik: every ownership "
-            "filing listed in data.sec.gov/submissions/CIK##########.json and its pages."
+            "filing listed in data.sec.gov/submissions/CIK##########.json and its pages. "
+            "--datasets: quarters of the SEC's Insider Transactions Data Sets (2006q1..2026q3, "
+            "latest, or new: every published quarter not imported yet), one request each."
         ),
     )
     backfill.add_argument("--from", dest="start", type=_date_arg, help="first day, YYYY-MM-DD")
     backfill.add_argument("--to", dest="end", type=_date_arg, help="last day, YYYY-MM-DD")
     backfill.add_argument("--cik", type=_cik_arg, help="an issuer's or insider's CIK")
+    backfill.add_argument(
+        "--datasets",
+        metavar="QUARTERS",
+        type=_quarters_arg,
+        help="data set quarters: 2024q3, 2006q1..2026q3, latest or new",
+    )
     _edgar_options(backfill)
     backfill.add_argument(
         "--data-url",
@@ -133,7 +152,40 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.add_argument("--date", type=_date_arg, help="first index day, YYYY-MM-DD")
     reprocess.add_argument("--to", type=_date_arg, help="last index day, YYYY-MM-DD")
     reprocess.add_argument("--rejects", action="store_true", help="only the current rejects")
+    reprocess.add_argument(
+        "--datasets",
+        metavar="QUARTERS",
+        type=_quarters_arg,
+        help="instead: import again the kept data set ZIPs (all, or 2024q3 / 2006q1..2024q4)",
+        nargs="?",
+        const=QuarterSpec(keyword="all"),
+    )
     _db_option(reprocess)
+
+    verify = sub.add_parser(
+        "verify",
+        help="compare filings held from XML with a quarter's data set, field by field",
+        description=(
+            "For every accession held from XML that the quarter's data set also holds, compare "
+            "every field of every row; differences go to table source_differences and a "
+            "summary by field is printed. The SEC's rounding and whitespace are counted apart."
+        ),
+    )
+    verify.add_argument(
+        "--datasets",
+        metavar="QUARTERS",
+        type=_quarters_arg,
+        required=True,
+        help="quarter(s) to compare: 2024q3 or 2024q1..2024q4",
+    )
+    _db_option(verify)
+    verify.add_argument(
+        "--user-agent",
+        help="declared User-Agent, when a ZIP must be fetched (default $SEC_USER_AGENT)",
+    )
+    verify.add_argument(
+        "--edgar-url", help="EDGAR base URL (default $FORM4_EDGAR_URL or https://www.sec.gov)"
+    )
 
     report = sub.add_parser(
         "report",
@@ -256,8 +308,8 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
-    if args.start is None and args.cik is None:
-        raise ConfigError("backfill needs --from (and --to) or --cik")
+    if args.start is None and args.cik is None and args.datasets is None:
+        raise ConfigError("backfill needs --from (and --to), --cik or --datasets")
     if args.end is not None and args.start is None:
         raise ConfigError("--to needs --from")
     _check_range(args.start, args.end)
@@ -283,11 +335,69 @@ def _cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
         edgar_url=settings.edgar_url,
         data_url=settings.data_url,
         user_agent=settings.user_agent,
+        datasets=_spec_text(args.datasets),
     )
     if state.is_failed():
         raise Form4Error(state.message or "the backfill flow failed")
-    print_backfill_summary(state.result(), settings, out)
+    summary = state.result()
+    print_backfill_summary(summary, settings, out)
+    if summary.datasets is not None and summary.datasets.failed:
+        return EXIT_ERROR
     return 0
+
+
+def _spec_text(spec: QuarterSpec | None) -> str | None:
+    """A QuarterSpec back to the flow parameter's text (flow parameters stay plain)."""
+    if spec is None:
+        return None
+    if spec.keyword is not None:
+        return spec.keyword
+    return f"{spec.first}..{spec.last}"
+
+
+def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from form4.flows.cli.output import print_audit
+    from form4.flows.edgar.client import build_client
+    from form4.flows.edgar.datasets import fetch_dataset_links
+    from form4.flows.pipeline.datasets import verify_dataset_quarter
+    from form4.flows.pipeline.ingest import open_warehouse
+    from form4.warehouse.dataset_audit import AuditResult
+
+    spec: QuarterSpec = args.datasets
+    if spec.keyword is not None:
+        raise ConfigError("verify --datasets takes quarters (2024q3 or 2024q1..2024q4)")
+    settings = Settings.from_env(
+        os.environ,
+        user_agent=args.user_agent,
+        db_path=args.db,
+        edgar_url=args.edgar_url,
+        require_user_agent=False,
+    )
+    require_warehouse(settings.db_path)
+
+    def client() -> httpx.Client:  # only when a ZIP is not kept: then the User-Agent is needed
+        return build_client(
+            Settings.from_env(
+                os.environ, user_agent=args.user_agent, db_path=args.db, edgar_url=args.edgar_url
+            )
+        )
+
+    failed = 0
+    with open_warehouse(settings) as warehouse:
+        for quarter in spec.quarters():
+            result = verify_dataset_quarter(
+                quarter,
+                settings=settings,
+                warehouse=warehouse,
+                client_factory=client,
+                links=fetch_dataset_links,
+            )
+            if isinstance(result, AuditResult):
+                print_audit(result, out)
+            else:
+                out.write(f"form4: {quarter}: {result.status}: {result.message}\n")
+                failed += result.status == "failed"
+    return EXIT_ERROR if failed else 0
 
 
 def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
@@ -298,6 +408,8 @@ def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
     _check_range(args.date, args.to)
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
+    if args.datasets is not None:
+        return _reprocess_datasets(args.datasets, settings, out)
     with open_warehouse(settings) as warehouse:
         result = reprocess(
             settings,
@@ -315,6 +427,20 @@ def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
     for reason in batch.reject_reasons:
         out.write(f"  rejected {reason}\n")
     return 0
+
+
+def _reprocess_datasets(spec: QuarterSpec, settings: Settings, out: TextIO) -> int:
+    from form4.flows.cli.output import print_dataset_outcomes
+    from form4.flows.pipeline.datasets import reprocess_datasets
+    from form4.flows.pipeline.ingest import open_warehouse
+
+    if spec.keyword not in (None, "all"):
+        raise ConfigError("reprocess --datasets takes quarters, or nothing for all kept ZIPs")
+    with open_warehouse(settings) as warehouse:
+        outcomes = reprocess_datasets(None if spec.keyword == "all" else spec, warehouse=warehouse)
+    out.write(f"form4: imported {len(outcomes)} kept data set quarters again\n")
+    print_dataset_outcomes(outcomes, out)
+    return EXIT_ERROR if any(o.status == "failed" for o in outcomes) else 0
 
 
 def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
@@ -481,6 +607,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         "ingest": _cmd_ingest,
         "backfill": _cmd_backfill,
         "reprocess": _cmd_reprocess,
+        "verify": _cmd_verify,
         "report": _cmd_report,
         "export": _cmd_export,
         "sql": _cmd_sql,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -20,6 +21,8 @@ from form4.warehouse.lock import READER_WAIT_S, connect
 
 if TYPE_CHECKING:  # Prefect is imported only when a flow runs
     from form4.flows.ingest_flow import BackfillSummary, IngestSummary
+    from form4.flows.pipeline.datasets import DatasetSummary, QuarterOutcome
+    from form4.warehouse.dataset_audit import AuditResult
 
 __all__ = [
     "open_read_only",
@@ -81,6 +84,10 @@ def _unknown_schema(count: int, out: TextIO) -> None:
 def print_backfill_summary(summary: BackfillSummary, settings: Settings, out: TextIO) -> None:
     totals = summary.totals
     out.write(f"form4: warehouse {settings.db_path}, raw documents in {settings.raw_root}\n")
+    if summary.datasets is not None:
+        print_dataset_summary(summary.datasets, out)
+        if not summary.days and not summary.cik_listed:
+            return
     if summary.days:
         done = sum(1 for d in summary.days if d.status in ("done", "no_index"))
         listed = sum(d.index_entries for d in summary.days)
@@ -97,6 +104,49 @@ def print_backfill_summary(summary: BackfillSummary, settings: Settings, out: Te
     _unusable_ranges(totals.price_range_unusable, out)
     for reason in totals.reject_reasons:
         out.write(f"  rejected {reason}\n")
+
+
+def print_dataset_outcomes(outcomes: Sequence[QuarterOutcome], out: TextIO) -> None:
+    """One line per quarter of the data sets: what was loaded, or why not."""
+    for o in outcomes:
+        if o.result is not None:
+            r = o.result
+            out.write(
+                f"  {o.quarter}: {o.status}: {r.submissions} submissions, {r.loaded} loaded, "
+                f"{r.held_from_xml} held from XML, {r.rejected} rejected, {r.row_count} rows\n"
+            )
+            for problem in r.problems:
+                out.write(f"    problem: {problem}\n")
+            for reason in r.reject_reasons[:20]:
+                out.write(f"    rejected {reason}\n")
+            if len(r.reject_reasons) > 20:
+                out.write(f"    ... and {len(r.reject_reasons) - 20} more (table rejects)\n")
+        else:
+            out.write(f"  {o.quarter}: {o.status}: {o.message}\n")
+
+
+def print_dataset_summary(summary: DatasetSummary, out: TextIO) -> None:
+    out.write(
+        f"  data sets: {summary.count('done') + summary.count('partial')} quarters imported, "
+        f"{summary.count('held')} imported before, {summary.count('pending')} pending, "
+        f"{summary.count('failed')} failed; {summary.requests} requests\n"
+    )
+    print_dataset_outcomes([q for q in summary.quarters if q.status != "held"], out)
+
+
+def print_audit(result: AuditResult, out: TextIO) -> None:
+    """``form4 verify --datasets``: the comparison's summary by field."""
+    out.write(
+        f"form4: {result.quarter}: {result.compared} filings held from XML compared with the "
+        f"data set: {result.differences} differences, {result.rounding} rounding / spacing\n"
+    )
+    for problem in result.problems:
+        out.write(f"  problem: {problem}\n")
+    if result.by_field:
+        out.write(f"  {'table':<22} {'field':<30} {'differences':>11} {'rounding / spacing':>18}\n")
+        for table, field_name, d, r in result.by_field:
+            out.write(f"  {table:<22} {field_name:<30} {d:>11} {r:>18}\n")
+        out.write("  (each one is a row of table source_differences)\n")
 
 
 def require_warehouse(db_path: Path) -> None:

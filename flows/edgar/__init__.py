@@ -3,8 +3,8 @@
 Modules: ``client`` (the one ``httpx.Client`` factory and its retrying transport), ``rate``
 (the per-process and machine-wide rate limits), ``gate`` (block pages and the pause they
 impose), ``endpoints`` (EDGAR's paths and the fetches form4 makes), ``feed`` (the
-latest-filings Atom feed and its paging). Orchestration
-(``flows.pipeline``) calls these; nothing here imports it.
+latest-filings Atom feed and its paging), ``datasets`` (the data sets' index page and streamed
+ZIP downloads). Orchestration (``flows.pipeline``) calls these; nothing here imports it.
 """
 
 from form4.flows.edgar.client import PoliteTransport, RetryPolicy, build_client

@@ -28,7 +28,12 @@ from form4.flows.edgar.gate import BlockGate, classify_block, decoded_head
 from form4.flows.edgar.rate import Limiter, make_limiter
 from form4.parsers.errors import BlockedError, FetchError
 
-__all__ = ["PoliteTransport", "RetryPolicy", "build_client"]
+__all__ = ["STREAM", "PoliteTransport", "RetryPolicy", "build_client"]
+
+# A request extension: ``client.stream(..., extensions={STREAM: True})`` leaves the body of a
+# 200 response that is not an HTML page unread, for the caller to stream (to a file, against a
+# cap: ``flows.edgar.datasets``). Anything else is read whole and retried as usual.
+STREAM = "form4.stream"
 
 log = logging.getLogger("form4.http")
 
@@ -99,7 +104,7 @@ class PoliteTransport(httpx.BaseTransport):
             if self.gate.is_open():
                 return
 
-    def _send_once(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+    def _send_once(self, request: httpx.Request) -> tuple[httpx.Response, bytes | None]:
         if not self.at_wire:
             self._take_slot()
             response = self.inner.handle_request(request)
@@ -123,6 +128,12 @@ class PoliteTransport(httpx.BaseTransport):
                     "the HTTP transport does not report when a request is sent; "
                     "rate slots are now taken before each request"
                 )
+        if (
+            request.extensions.get(STREAM)
+            and response.status_code == 200
+            and not response.headers.get("content-type", "").startswith("text/html")
+        ):
+            return response, None
         try:
             stream = response.stream
             if not isinstance(stream, httpx.SyncByteStream):
@@ -139,6 +150,8 @@ class PoliteTransport(httpx.BaseTransport):
         while True:
             try:
                 response, raw = self._send_once(request)
+                if raw is None:  # a streamed body (STREAM): the caller reads it
+                    return response
             except _PausedWhileWaiting:
                 continue  # not sent: wait out the pause at the gate, then take a new slot
             except httpx.TransportError as exc:

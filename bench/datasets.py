@@ -1,0 +1,271 @@
+"""Data set import: rows per second and peak RSS for one quarter at real sizes, and a synthetic
+80-quarter history's requests and time: ``python -m bench.datasets [--quick]``.
+
+The quarter is the real 2024 Q3 files (../shared/datasets/2024q3) repeated under new accession
+numbers up to ``--submissions`` (80,000 by default; 2024 Q3 has 36,075), plus the three tables
+the shared copy lacks at the rates assumed below (NONDERIV_TRANS 2.5, REPORTINGOWNER 1.1 and
+FOOTNOTES 3.0 rows per submission). The import runs in a child process, so its peak RSS
+(``ru_maxrss``) is the import's own. The history serves ``--quarters`` small quarters from the
+loopback EDGAR through ``backfill_datasets`` and counts the requests; the full history's time is
+extrapolated from the measured per-row rate (stated as such in the output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, emit
+
+REAL = ROOT.parent / "shared" / "datasets" / "2024q3"
+RATES = {"NONDERIV_TRANS": 2.5, "REPORTINGOWNER": 1.1, "FOOTNOTES": 3.0}
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from form4.parsers.dataset_index import Quarter
+from form4.warehouse.datasets import import_quarter
+from form4.warehouse.db import Warehouse
+with Warehouse(sys.argv[1], memory_mb=512) as wh:
+    start = time.perf_counter()
+    result = import_quarter(wh, Path(sys.argv[2]), Quarter(2024, 3))
+    seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "rows_in": sum(result.rows.values()),
+                  "submissions": result.submissions, "loaded": result.loaded,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2])}))
+"""
+
+
+def _accession(n: int) -> str:
+    return f"{9_000_000_000 + n // 1_000_000:010d}-24-{n % 1_000_000:06d}"
+
+
+def synthesize(submissions: int, target: Path, seed: int = 16, offset: int = 0) -> dict[str, int]:
+    """Write a quarter's ZIP of ``submissions`` submissions (accession numbers from
+    ``offset``); rows per member."""
+    from tests.dataset_zip import metadata_columns, tsv
+
+    rng = random.Random(seed)
+    real_subs = (REAL / "SUBMISSION.tsv").read_text().splitlines()
+    header, body = real_subs[0], real_subs[1:]
+    real_accs = [line.split("\t", 1)[0] for line in body]
+    rows: dict[str, int] = {}
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        # SUBMISSION and the four real child tables, repeated under new accession numbers
+        copies = -(-submissions // len(body))
+        for name in (
+            "SUBMISSION",
+            "DERIV_TRANS",
+            "DERIV_HOLDING",
+            "NONDERIV_HOLDING",
+            "OWNER_SIGNATURE",
+        ):
+            lines = (REAL / f"{name}.tsv").read_text().splitlines()
+            out = [lines[0]]
+            index = {acc: i for i, acc in enumerate(real_accs)}
+            for copy in range(copies):
+                for line in lines[1:]:
+                    acc, rest = line.split("\t", 1)
+                    n = copy * len(body) + index.get(acc, 0)
+                    if n < submissions:
+                        out.append(f"{_accession(n + offset)}\t{rest}")
+            rows[name] = len(out) - 1
+            archive.writestr(f"{name}.tsv", "\n".join(out) + "\n")
+        cols = metadata_columns()
+        notes = [
+            "The price reported is a weighted average price. These shares were sold in multiple "
+            "transactions at prices ranging from $10.05 to $10.60, inclusive.",
+            "Shares sold to cover tax withholding obligations in connection with the vesting "
+            "of restricted stock units.",
+            "The reported securities are held directly by a family trust of which the "
+            "reporting person is a trustee.",
+        ]
+        owners, trans, foots = [], [], []
+        sk = 10_000_000
+        for n in range(submissions):
+            acc = _accession(n + offset)
+            for k in range(2 if rng.random() < RATES["REPORTINGOWNER"] - 1 else 1):
+                owners.append(
+                    {
+                        "ACCESSION_NUMBER": acc,
+                        "RPTOWNERCIK": f"{1_000_000 + n * 2 + k:010d}",
+                        "RPTOWNERNAME": f"Owner {n}",
+                        "RPTOWNER_RELATIONSHIP": "Director,Officer",
+                        "RPTOWNER_TITLE": "Chief Financial Officer",
+                        "RPTOWNER_STREET1": "1 Main St",
+                        "RPTOWNER_CITY": "Springfield",
+                        "RPTOWNER_STATE": "IL",
+                        "RPTOWNER_ZIPCODE": "62701",
+                    }
+                )
+            for i in range(3):
+                foots.append(
+                    {"ACCESSION_NUMBER": acc, "FOOTNOTE_ID": f"F{i + 1}", "FOOTNOTE_TXT": notes[i]}
+                )
+            count = int(RATES["NONDERIV_TRANS"]) + (rng.random() < RATES["NONDERIV_TRANS"] % 1)
+            for _ in range(count):
+                sk += 1
+                trans.append(
+                    {
+                        "ACCESSION_NUMBER": acc,
+                        "NONDERIV_TRANS_SK": sk,
+                        "SECURITY_TITLE": "Common Stock",
+                        "TRANS_DATE": "15-AUG-2024",
+                        "TRANS_FORM_TYPE": "4",
+                        "TRANS_CODE": rng.choice("SSPAMFG"),
+                        "EQUITY_SWAP_INVOLVED": "0",
+                        "TRANS_SHARES": f"{rng.randint(1, 90000)}.0",
+                        "TRANS_PRICEPERSHARE": f"{rng.randint(100, 20000) / 100}",
+                        "TRANS_PRICEPERSHARE_FN": "F1",
+                        "TRANS_ACQUIRED_DISP_CD": "D",
+                        "SHRS_OWND_FOLWNG_TRANS": f"{rng.randint(1, 900000)}.0",
+                        "SHRS_OWND_FOLWNG_TRANS_FN": "F2, F3",
+                        "DIRECT_INDIRECT_OWNERSHIP": "D",
+                    }
+                )
+        for name, data in (
+            ("REPORTINGOWNER", owners),
+            ("NONDERIV_TRANS", trans),
+            ("FOOTNOTES", foots),
+        ):
+            archive.writestr(f"{name}.tsv", tsv(cols[name], data))
+            rows[name] = len(data)
+        del header
+    return rows
+
+
+def import_quarter_bench(submissions: int, work: Path) -> dict[str, float | int]:
+    zip_path = work / "2024q3_form345.zip"
+    started = time.perf_counter()
+    rows = synthesize(submissions, zip_path)
+    made = time.perf_counter() - started
+    total = sum(rows.values())
+    print(
+        f"synthesized {submissions:,} submissions, {total:,} rows, "
+        f"{zip_path.stat().st_size / 1e6:.0f} MB ZIP in {made:.0f}s: {rows}"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(work / "q.duckdb"), str(zip_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    rate = total / figures["seconds"]
+    print(
+        f"import: {figures['seconds']:.1f}s = {rate:,.0f} rows/s (all {total:,} rows read), "
+        f"{figures['rows_in']:,} rows written, peak RSS {figures['rss_mb']:.0f} MB, "
+        f"CPU {figures['cpu_s']:.1f}s (the child's whole life, start-up included)"
+    )
+    return {
+        "dataset_submissions": submissions,
+        "dataset_rows": total,
+        "dataset_import_s": figures["seconds"],
+        "dataset_rows_per_s": rate,
+        "dataset_peak_rss_mb": figures["rss_mb"],
+        "dataset_cpu_s": figures["cpu_s"],
+        "dataset_zip_mb": zip_path.stat().st_size / 1e6,
+    }
+
+
+def history_bench(quarters: int, submissions: int, work: Path) -> dict[str, float | int]:
+    """``quarters`` small quarters through backfill_datasets over the loopback EDGAR."""
+    from form4.flows.config import Settings
+    from form4.flows.edgar.client import build_client
+    from form4.flows.pipeline.datasets import backfill_datasets
+    from form4.parsers.dataset_index import Quarter, parse_quarters
+    from form4.warehouse.db import Warehouse
+    from tests.dataset_zip import INDEX_PATH, index_page
+    from tests.edgar_server import FaultyEdgar
+
+    first = Quarter(2006, 1)
+    labels = []
+    q = first
+    for _ in range(quarters):
+        labels.append(q.label)
+        q = q.next()
+    tree: dict[str, bytes] = {}
+    for i, label in enumerate(labels):  # distinct accessions: the warehouse grows
+        path = work / f"{label}.zip"
+        synthesize(submissions, path, seed=i, offset=i * submissions)
+        tree[f"files/{label}_form345.zip"] = path.read_bytes()
+    tree[INDEX_PATH] = index_page({label: f"/files/{label}_form345.zip" for label in labels})
+    with FaultyEdgar(tree) as srv:
+        settings = Settings.from_env(
+            {"SEC_USER_AGENT": "form4 bench bench@form4.example", "FORM4_RATE_DIR": "none"},
+            db_path=work / "h.duckdb",
+            edgar_url=srv.base_url,
+        )
+        started = time.perf_counter()
+        times: list[float] = []
+        from form4.flows.pipeline.datasets import import_dataset_quarter
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            out = import_dataset_quarter(*args, **kwargs)
+            times.append(time.perf_counter() - t0)
+            return out
+
+        with build_client(settings) as client, Warehouse(settings.db_path, memory_mb=512) as wh:
+            summary = backfill_datasets(
+                parse_quarters(f"{labels[0]}..{labels[-1]}"),
+                settings=settings,
+                client=client,
+                warehouse=wh,
+                run_quarter=timed,
+            )
+            filings = wh.count("filings")
+        seconds = time.perf_counter() - started
+        requests = len(srv.requests)
+    assert summary.count("done") == quarters, [q.message for q in summary.quarters]
+    print(
+        f"history: {quarters} quarters of {submissions:,} submissions: {requests} requests "
+        f"(index page + one per quarter), {seconds:.1f}s, {filings:,} filings; "
+        f"first quarter {times[0]:.2f}s, last {times[-1]:.2f}s"
+    )
+    return {
+        "history_quarters": quarters,
+        "history_submissions_each": submissions,
+        "history_requests": requests,
+        "history_s": seconds,
+        "history_first_quarter_s": times[0],
+        "history_last_quarter_s": times[-1],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="20,000 submissions, 4 quarters")
+    ap.add_argument("--submissions", type=int, default=80_000)
+    ap.add_argument("--quarters", type=int, default=8)
+    ap.add_argument("--history-submissions", type=int, default=2_000)
+    args = ap.parse_args()
+    if args.quick:
+        args.submissions, args.quarters = 20_000, 4
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        figures = import_quarter_bench(args.submissions, work)
+        figures |= history_bench(args.quarters, args.history_submissions, work)
+    # 80 quarters of the measured size, at the measured rate (download time not included:
+    # on the loopback server it is negligible; at EDGAR it is the ZIP's size over the line)
+    figures["history_80_extrapolated_min"] = 80 * figures["dataset_import_s"] / 60
+    figures["history_80_requests"] = 81
+    print(
+        f"extrapolated: 80 quarters of {args.submissions:,} submissions: "
+        f"{figures['history_80_extrapolated_min']:.0f} min of import + download, 81 requests"
+    )
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()

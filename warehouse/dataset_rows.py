@@ -1,0 +1,467 @@
+"""Staged data set tables -> the rows of the warehouse's data tables, in SQL.
+
+``insert_rows`` writes the rows of the accessions in ``_ds_target`` (a temporary table of the
+caller's connection) into the data tables, or into temporary look-alikes for a comparison,
+with the XML path's normalisation: code description, category and signed delta from
+``parsers.codes``; line numbers in document order (the ``*_SK`` keys rise in document order);
+sell-to-cover, Rule 10b5-1, price ranges and security kinds from ``parsers.dataset_facts``,
+once per distinct key; owner roles from ``RPTOWNER_RELATIONSHIP``; field footnote links from
+the ``_FN`` columns. Neighbours: ``warehouse.dataset_stage`` (the staged tables),
+``warehouse.datasets`` (the import's transaction), ``warehouse.dataset_audit``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from form4.parsers.codes import CODES
+from form4.parsers.dataset_facts import (
+    filing_plan_mentions,
+    holding_kinds,
+    price_ranges,
+    transaction_facts,
+)
+from form4.parsers.dataset_tables import LAYOUT
+from form4.warehouse.dataset_stage import Staged
+from form4.warehouse.db import utcnow
+from form4.warehouse.schema import DATA_TABLES, TABLES
+
+__all__ = ["insert_rows"]
+
+
+_MACROS = (
+    "CREATE OR REPLACE TEMP MACRO _fn(x) AS CASE WHEN x IS NULL THEN []::VARCHAR[] ELSE "
+    "list_filter(list_transform(string_split(x, ','), lambda s: trim(s)), lambda s: s <> '') END",
+    "CREATE OR REPLACE TEMP MACRO _dedupe(l) AS "
+    "list_filter(l, lambda x, i: list_position(l, x) = i)",
+    # the usual list has no repeated id: the lambda only runs where one repeats
+    "CREATE OR REPLACE TEMP MACRO _once(l) AS "
+    "CASE WHEN len(list_distinct(l)) = len(l) THEN l ELSE _dedupe(l) END",
+    "CREATE OR REPLACE TEMP MACRO _cik(x) AS "
+    "CASE WHEN regexp_full_match(x, '[0-9]{1,10}') THEN lpad(x, 10, '0') ELSE x END",
+    "CREATE OR REPLACE TEMP MACRO _up(x) AS upper(x)",
+)
+
+# The _FN columns of a row in the XML document's order, and the field each annotates
+# (parsers.ownership.FIELD_OF_ELEMENT's names).
+_TX_FN = (
+    ("SECURITY_TITLE_FN", "security_title"),
+    ("CONV_EXERCISE_PRICE_FN", "conversion_or_exercise_price"),
+    ("TRANS_DATE_FN", "transaction_date"),
+    ("DEEMED_EXECUTION_DATE_FN", "deemed_execution_date"),
+    ("EQUITY_SWAP_INVOLVED_FN", "transaction_code"),
+    ("TRANS_TIMELINESS_FN", "timeliness"),
+    ("TRANS_SHARES_FN", "shares"),
+    ("TRANS_TOTAL_VALUE_FN", "value"),
+    ("TRANS_PRICEPERSHARE_FN", "price_per_share"),
+    ("TRANS_ACQUIRED_DISP_CD_FN", "acquired_disposed"),
+    ("EXERCISE_DATE_FN", "exercise_date"),
+    ("EXPIRATION_DATE_FN", "expiration_date"),
+    ("UNDLYNG_SEC_TITLE_FN", "underlying_security_title"),
+    ("UNDLYNG_SEC_SHARES_FN", "underlying_shares"),
+    ("UNDLYNG_SEC_VALUE_FN", "underlying_value"),
+    ("SHRS_OWND_FOLWNG_TRANS_FN", "shares_owned_after"),
+    ("VALU_OWND_FOLWNG_TRANS_FN", "value_owned_after"),
+    ("DIRECT_INDIRECT_OWNERSHIP_FN", "direct_or_indirect"),
+    ("NATURE_OF_OWNERSHIP_FN", "nature_of_ownership"),
+)
+_HOLD_FN = (
+    ("SECURITY_TITLE_FN", "security_title"),
+    ("CONV_EXERCISE_PRICE_FN", "conversion_or_exercise_price"),
+    ("TRANS_FORM_TYPE_FN", "transaction_form_type"),
+    *_TX_FN[10:],
+)
+
+_FILING_KEYS = "s.ISSUER_CIK AS issuer_cik, s.FILING_DATE AS filing_date"
+
+
+def _rows_sql(kind: str) -> str:
+    """Table I and II rows of the target accessions, numbered in document order."""
+    tables = (
+        ("NONDERIV_TRANS", "DERIV_TRANS") if kind == "tx" else ("NONDERIV_HOLDING", "DERIV_HOLDING")
+    )
+    fns = _TX_FN if kind == "tx" else _HOLD_FN
+    parts = []
+    for table in tables:
+        sk = LAYOUT[table].key[1]
+        derivative = table.startswith("DERIV")
+        parts.append(
+            f"SELECT *, {str(derivative).lower()} AS is_derivative, row_number() OVER ("
+            f"PARTITION BY ACCESSION_NUMBER ORDER BY {sk}, _row) AS line_no "
+            f"FROM _ds_{table} WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)"
+        )
+    ids = ", ".join(col for col, _ in fns)  # concat_ws skips NULLs: one split per row
+    price = "_fn(TRANS_PRICEPERSHARE_FN)" if kind == "tx" else "[]::VARCHAR[]"
+    return (
+        f"SELECT *, row_number() OVER () AS rid, _once(_fn(concat_ws(',', {ids}))) "
+        f"AS footnote_ids, {price} AS price_ids FROM (" + " UNION ALL BY NAME ".join(parts) + ")"
+    )
+
+
+def _stage_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """``_ds_tx`` and ``_ds_hold``: the rows to load, with their footnote texts."""
+    for kind in ("tx", "hold"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ds_{kind} AS {_rows_sql(kind)}")
+        # For each row: its footnote texts in order (those FOOTNOTES holds), and those of
+        # its price in the price's order, looked up in its filing's map id -> text.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _ds_{kind}_notes AS
+            SELECT t.rid,
+                   list_filter(list_transform(t.footnote_ids, lambda i: m.notes[i]),
+                               lambda x: x IS NOT NULL) AS notes,
+                   list_filter(list_transform(t.price_ids, lambda i: m.notes[i]),
+                               lambda x: x IS NOT NULL) AS price_notes
+            FROM _ds_{kind} t JOIN _ds_notemap m USING (ACCESSION_NUMBER)
+            WHERE len(t.footnote_ids) > 0
+            """
+        )
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """Temporary tables every load of the target accessions reads: submissions, notes,
+    rows, and the facts computed once per distinct key."""
+    for macro in _MACROS:
+        con.execute(macro)
+    submission = staged.headers.get("SUBMISSION")
+    has_aff = submission is not None and "AFF10B5ONE" in submission.present
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ds_sub AS
+        SELECT DISTINCT ON (ACCESSION_NUMBER) *, _cik(ISSUERCIK) AS ISSUER_CIK,
+               {"AFF10B5ONE" if has_aff else "NULL::BOOLEAN"} AS aff
+        FROM _ds_SUBMISSION
+        WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
+        ORDER BY ACCESSION_NUMBER, _row
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_notes AS
+        SELECT DISTINCT ON (ACCESSION_NUMBER, FOOTNOTE_ID) ACCESSION_NUMBER, FOOTNOTE_ID,
+               FOOTNOTE_TXT, _row
+        FROM _ds_FOOTNOTES
+        WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
+          AND FOOTNOTE_ID IS NOT NULL
+        ORDER BY ACCESSION_NUMBER, FOOTNOTE_ID, _row
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_notemap AS
+        SELECT ACCESSION_NUMBER,
+               map_from_entries(list(struct_pack(k := FOOTNOTE_ID, v := FOOTNOTE_TXT))) AS notes
+        FROM _ds_notes GROUP BY ACCESSION_NUMBER
+        """
+    )
+    _stage_rows(con)
+    # Does any footnote or the remarks of a filing name a 10b5-1 plan? Only filings whose
+    # texts contain "10b" can (parsers.normalize.mentions_10b5_1), so only those are asked.
+    candidates = con.sql(
+        """
+        SELECT s.ACCESSION_NUMBER AS accession_number,
+               list_concat(coalesce(list(n.FOOTNOTE_TXT ORDER BY n._row)
+                               FILTER (n.FOOTNOTE_TXT IS NOT NULL), []),
+                           CASE WHEN any_value(s.REMARKS) IS NULL THEN []
+                                ELSE [any_value(s.REMARKS)] END) AS texts
+        FROM _ds_sub s LEFT JOIN _ds_notes n USING (ACCESSION_NUMBER)
+        GROUP BY s.ACCESSION_NUMBER
+        HAVING bool_or(n.FOOTNOTE_TXT ILIKE '%10b%') OR any_value(s.REMARKS) ILIKE '%10b%'
+        """
+    ).to_arrow_table()
+    con.register("_ds_plan_view", filing_plan_mentions(candidates))
+    con.execute("CREATE OR REPLACE TEMP TABLE _ds_plan AS SELECT * FROM _ds_plan_view")
+    con.unregister("_ds_plan_view")
+    # The key of each transaction's facts, as parsers.ownership._Context.facts keys them.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_tx_keyed AS
+        SELECT t.ACCESSION_NUMBER, t.is_derivative, t.line_no,
+               _up(t.TRANS_CODE) AS code,
+               list_concat(coalesce(n.notes, []),
+                           CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END) AS texts,
+               CASE WHEN len(n.price_notes) > 0 THEN n.price_notes END AS price_texts,
+               CASE WHEN t.is_derivative THEN t.SECURITY_TITLE END AS title,
+               s.aff AS aff10b5_one,
+               coalesce(p.plan_mentioned, false) AS plan_mentioned
+        FROM _ds_tx t
+        JOIN _ds_sub s USING (ACCESSION_NUMBER)
+        LEFT JOIN _ds_tx_notes n USING (rid)
+        LEFT JOIN _ds_plan p ON p.accession_number = t.ACCESSION_NUMBER
+        """
+    )
+    keys = con.sql(
+        """
+        SELECT row_number() OVER () AS fact_id, * FROM (
+            SELECT DISTINCT code, texts, price_texts, title, is_derivative, aff10b5_one,
+                   plan_mentioned FROM _ds_tx_keyed)
+        """
+    ).to_arrow_table()
+    con.register("_ds_keys_view", keys)
+    con.register("_ds_facts_view", transaction_facts(keys))
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_tx_facts AS
+        SELECT k.ACCESSION_NUMBER, k.is_derivative, k.line_no, f.* EXCLUDE (fact_id)
+        FROM _ds_tx_keyed k
+        JOIN _ds_keys_view d
+          ON k.code IS NOT DISTINCT FROM d.code AND k.texts IS NOT DISTINCT FROM d.texts
+         AND k.price_texts IS NOT DISTINCT FROM d.price_texts
+         AND k.title IS NOT DISTINCT FROM d.title AND k.is_derivative = d.is_derivative
+         AND k.aff10b5_one IS NOT DISTINCT FROM d.aff10b5_one
+         AND k.plan_mentioned = d.plan_mentioned
+        JOIN _ds_facts_view f ON f.fact_id = d.fact_id
+        """
+    )
+    con.unregister("_ds_keys_view")
+    con.unregister("_ds_facts_view")
+    # Price ranges: per distinct (texts, price) of the rows whose texts give one.
+    range_keys = con.sql(
+        """
+        SELECT row_number() OVER () AS range_id, * FROM (
+            SELECT DISTINCT coalesce(k.price_texts, k.texts) AS range_texts,
+                   t.TRANS_PRICEPERSHARE AS price
+            FROM _ds_tx_keyed k
+            JOIN _ds_tx_facts f USING (ACCESSION_NUMBER, is_derivative, line_no)
+            JOIN _ds_tx t USING (ACCESSION_NUMBER, is_derivative, line_no)
+            WHERE f.has_range)
+        """
+    ).to_arrow_table()
+    con.register("_ds_range_keys_view", range_keys)
+    con.register("_ds_ranges_view", price_ranges(range_keys))
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_tx_ranges AS
+        SELECT k.ACCESSION_NUMBER, k.is_derivative, k.line_no, r.* EXCLUDE (range_id)
+        FROM _ds_tx_keyed k
+        JOIN _ds_tx t USING (ACCESSION_NUMBER, is_derivative, line_no)
+        JOIN _ds_range_keys_view d
+          ON coalesce(k.price_texts, k.texts) = d.range_texts
+         AND t.TRANS_PRICEPERSHARE IS NOT DISTINCT FROM d.price
+        JOIN _ds_ranges_view r ON r.range_id = d.range_id
+        """
+    )
+    con.unregister("_ds_range_keys_view")
+    con.unregister("_ds_ranges_view")
+    # Derivative holdings: the kind from the title and the row's footnotes (and remarks).
+    kinds = con.sql(
+        """
+        SELECT row_number() OVER () AS kind_id, * FROM (
+            SELECT DISTINCT h.SECURITY_TITLE AS title,
+                   list_concat(coalesce(n.notes, []),
+                               CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END) AS texts
+            FROM _ds_hold h JOIN _ds_sub s USING (ACCESSION_NUMBER)
+            LEFT JOIN _ds_hold_notes n USING (rid)
+            WHERE h.is_derivative)
+        """
+    ).to_arrow_table()
+    con.register("_ds_kind_keys", kinds)
+    con.register("_ds_kind_view", holding_kinds(kinds))
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_hold_kind AS
+        SELECT h.ACCESSION_NUMBER, h.line_no, v.security_kind
+        FROM _ds_hold h JOIN _ds_sub s USING (ACCESSION_NUMBER)
+        LEFT JOIN _ds_hold_notes n USING (rid)
+        JOIN _ds_kind_keys k ON k.title IS NOT DISTINCT FROM h.SECURITY_TITLE
+         AND k.texts IS NOT DISTINCT FROM list_concat(coalesce(n.notes, []),
+                 CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END)
+        JOIN _ds_kind_view v ON v.kind_id = k.kind_id
+        WHERE h.is_derivative
+        """
+    )
+    con.unregister("_ds_kind_keys")
+    con.unregister("_ds_kind_view")
+    codes = pa.table(
+        {
+            "code": [c.code for c in CODES.values()],
+            "description": [c.description for c in CODES.values()],
+            "category": [c.category for c in CODES.values()],
+            "direction": [c.default_direction for c in CODES.values()],
+        }
+    )
+    con.register("_ds_codes_view", codes)
+    con.execute("CREATE OR REPLACE TEMP TABLE _ds_codes AS SELECT * FROM _ds_codes_view")
+    con.unregister("_ds_codes_view")
+
+
+def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
+    """The SELECT giving ``table``'s rows (columns by name) for the target accessions."""
+    if table == "filings":
+        return (
+            """
+            SELECT s.ACCESSION_NUMBER AS accession_number, _up(s.DOCUMENT_TYPE) AS form_type,
+                   s.FILING_DATE AS filing_date, NULL::TIMESTAMP AS accepted_at,
+                   s.PERIOD_OF_REPORT AS period_of_report, s.ISSUER_CIK AS issuer_cik,
+                   s.ISSUERNAME AS issuer_name, s.ISSUERTRADINGSYMBOL AS issuer_ticker,
+                   s.aff AS aff10b5_one, s.DATE_OF_ORIG_SUB AS date_of_original_submission,
+                   s.REMARKS AS remarks, NULL AS schema_version,
+                   _up(s.DOCUMENT_TYPE) AS document_type,
+                   s.NOT_SUBJECT_SEC16 AS not_subject_to_section16,
+                   s.NO_SECURITIES_OWNED AS no_securities_owned,
+                   NULL AS issuer_foreign_trading_symbol, NULL AS amends_accession,
+                   ?::TIMESTAMP AS loaded_at, ? AS source
+            FROM _ds_sub s
+            """,
+            [now, source],
+        )
+    if table == "reporting_owners":
+        rel = "upper(o.RPTOWNER_RELATIONSHIP)"
+        return (
+            f"""
+            SELECT DISTINCT ON (o.ACCESSION_NUMBER, _cik(o.RPTOWNERCIK))
+                   o.ACCESSION_NUMBER AS accession_number, _cik(o.RPTOWNERCIK) AS owner_cik,
+                   o.RPTOWNERNAME AS owner_name,
+                   CASE WHEN {rel} IS NOT NULL THEN {rel} LIKE '%DIRECTOR%' END AS is_director,
+                   CASE WHEN {rel} IS NOT NULL THEN {rel} LIKE '%OFFICER%' END AS is_officer,
+                   CASE WHEN {rel} IS NOT NULL THEN regexp_matches({rel},
+                        'TEN ?PERCENT|10 ?%|10PERCENT') END AS is_ten_percent_owner,
+                   CASE WHEN {rel} IS NOT NULL THEN regexp_matches({rel}, '(^|[^A-Z])OTHER')
+                        END AS is_other,
+                   o.RPTOWNER_TITLE AS officer_title, o.RPTOWNER_TXT AS other_text,
+                   o.RPTOWNER_STREET1 AS street1, o.RPTOWNER_STREET2 AS street2,
+                   o.RPTOWNER_CITY AS city, o.RPTOWNER_STATE AS state,
+                   o.RPTOWNER_ZIPCODE AS zip_code, o.RPTOWNER_STATE_DESC AS state_description,
+                   {_FILING_KEYS}
+            FROM _ds_REPORTINGOWNER o JOIN _ds_sub s USING (ACCESSION_NUMBER)
+            ORDER BY o.ACCESSION_NUMBER, _cik(o.RPTOWNERCIK), o._row
+            """,
+            [],
+        )
+    if table == "transactions":
+        return (
+            f"""
+            SELECT t.ACCESSION_NUMBER AS accession_number, t.line_no::INTEGER AS line_no,
+                   t.is_derivative, t.SECURITY_TITLE AS security_title,
+                   t.TRANS_DATE AS transaction_date,
+                   t.DEEMED_EXECUTION_DATE AS deemed_execution_date,
+                   t.TRANS_FORM_TYPE AS transaction_form_type,
+                   _up(t.TRANS_CODE) AS transaction_code,
+                   c.description AS code_description,
+                   CASE WHEN t.TRANS_CODE IS NULL THEN NULL
+                        ELSE coalesce(c.category, 'unknown') END AS category,
+                   t.EQUITY_SWAP_INVOLVED AS equity_swap_involved,
+                   _up(t.TRANS_ACQUIRED_DISP_CD) AS acquired_disposed,
+                   t.TRANS_SHARES AS shares, t.TRANS_PRICEPERSHARE AS price_per_share,
+                   CASE WHEN t.TRANS_SHARES IS NULL THEN NULL
+                        WHEN _up(t.TRANS_ACQUIRED_DISP_CD) = 'A' THEN t.TRANS_SHARES
+                        WHEN _up(t.TRANS_ACQUIRED_DISP_CD) = 'D' THEN -t.TRANS_SHARES
+                        WHEN c.direction = 'A' THEN t.TRANS_SHARES
+                        WHEN c.direction = 'D' THEN -t.TRANS_SHARES END AS shares_delta,
+                   CASE WHEN t.TRANS_SHARES IS NOT NULL AND t.TRANS_PRICEPERSHARE IS NOT NULL
+                        THEN CAST(t.TRANS_SHARES * t.TRANS_PRICEPERSHARE AS DECIMAL(38,8))
+                        ELSE t.TRANS_TOTAL_VALUE END AS value,
+                   t.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
+                   t.VALU_OWND_FOLWNG_TRANS AS value_owned_after,
+                   _up(t.DIRECT_INDIRECT_OWNERSHIP) AS direct_or_indirect,
+                   t.NATURE_OF_OWNERSHIP AS nature_of_ownership,
+                   t.CONV_EXERCISE_PRICE AS conversion_or_exercise_price,
+                   t.EXERCISE_DATE AS exercise_date, t.EXPIRATION_DATE AS expiration_date,
+                   t.UNDLYNG_SEC_TITLE AS underlying_security_title,
+                   t.UNDLYNG_SEC_SHARES AS underlying_shares,
+                   _up(t.TRANS_TIMELINESS) AS timeliness, t.footnote_ids,
+                   coalesce(f.sale_reason = 'sell_to_cover', false) AS is_sell_to_cover,
+                   f.sale_reason, f.sale_reason_text,
+                   coalesce(f.is_10b5_1, false) AS is_10b5_1,
+                   r.price_range_low, r.price_range_high,
+                   coalesce(r.price_range_unusable, false) AS price_range_unusable,
+                   f.security_kind,
+                   {_FILING_KEYS}
+            FROM _ds_tx t JOIN _ds_sub s USING (ACCESSION_NUMBER)
+            LEFT JOIN _ds_codes c ON c.code = _up(t.TRANS_CODE)
+            LEFT JOIN _ds_tx_facts f USING (ACCESSION_NUMBER, is_derivative, line_no)
+            LEFT JOIN _ds_tx_ranges r USING (ACCESSION_NUMBER, is_derivative, line_no)
+            """,
+            [],
+        )
+    if table == "holdings":
+        return (
+            f"""
+            SELECT h.ACCESSION_NUMBER AS accession_number, h.line_no::INTEGER AS line_no,
+                   h.is_derivative, h.SECURITY_TITLE AS security_title,
+                   h.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
+                   h.VALU_OWND_FOLWNG_TRANS AS value_owned_after,
+                   _up(h.DIRECT_INDIRECT_OWNERSHIP) AS direct_or_indirect,
+                   h.NATURE_OF_OWNERSHIP AS nature_of_ownership,
+                   h.CONV_EXERCISE_PRICE AS conversion_or_exercise_price,
+                   h.EXERCISE_DATE AS exercise_date, h.EXPIRATION_DATE AS expiration_date,
+                   h.UNDLYNG_SEC_TITLE AS underlying_security_title,
+                   h.UNDLYNG_SEC_SHARES AS underlying_shares, h.footnote_ids,
+                   CASE WHEN h.is_derivative THEN coalesce(k.security_kind, 'other') END
+                       AS security_kind,
+                   {_FILING_KEYS}
+            FROM _ds_hold h JOIN _ds_sub s USING (ACCESSION_NUMBER)
+            LEFT JOIN _ds_hold_kind k ON k.ACCESSION_NUMBER = h.ACCESSION_NUMBER
+                 AND k.line_no = h.line_no AND h.is_derivative
+            """,
+            [],
+        )
+    if table == "footnotes":
+        return (
+            f"""
+            SELECT n.ACCESSION_NUMBER AS accession_number, n.FOOTNOTE_ID AS footnote_id,
+                   coalesce(n.FOOTNOTE_TXT, '') AS text, {_FILING_KEYS}
+            FROM _ds_notes n JOIN _ds_sub s USING (ACCESSION_NUMBER)
+            """,
+            [],
+        )
+    if table in ("transaction_footnotes", "holding_footnotes"):
+        kind, fns = ("tx", _TX_FN) if table == "transaction_footnotes" else ("hold", _HOLD_FN)
+        cols = ", ".join(col for col, _ in fns)
+        fields = " ".join(f"WHEN '{col}' THEN '{name}'" for col, name in fns)
+        # one scan: UNPIVOT gives each non-NULL _FN value of a row with its column's name
+        links = f"""
+            SELECT ACCESSION_NUMBER, line_no, is_derivative,
+                   CASE col {fields} END AS field, unnest(_fn(ids)) AS footnote_id
+            FROM (UNPIVOT (SELECT ACCESSION_NUMBER, line_no, is_derivative, {cols}
+                           FROM _ds_{kind} WHERE len(footnote_ids) > 0)
+                  ON {cols} INTO NAME col VALUE ids)
+        """
+        return (
+            f"""
+            SELECT l.ACCESSION_NUMBER AS accession_number, l.line_no::INTEGER AS line_no,
+                   l.is_derivative, l.field, l.footnote_id, {_FILING_KEYS}
+            FROM (SELECT DISTINCT * FROM ({links})) l
+            JOIN _ds_sub s USING (ACCESSION_NUMBER)
+            """,
+            [],
+        )
+    if table == "owner_signatures":
+        return (
+            f"""
+            SELECT g.ACCESSION_NUMBER AS accession_number,
+                   row_number() OVER (PARTITION BY g.ACCESSION_NUMBER ORDER BY g._row)::INTEGER
+                       AS signature_no,
+                   g.OWNERSIGNATURENAME AS signature_name,
+                   g.OWNERSIGNATUREDATE AS signature_date, {_FILING_KEYS}
+            FROM _ds_OWNER_SIGNATURE g JOIN _ds_sub s USING (ACCESSION_NUMBER)
+            """,
+            [],
+        )
+    raise ValueError(table)  # pragma: no cover - DATA_TABLES only
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    *,
+    prefix: str = "",
+    now: object = None,
+) -> dict[str, int]:
+    """Insert the rows of the accessions in ``_ds_target`` into the data tables (or, with a
+    ``prefix``, into temporary tables ``{prefix}{table}`` shaped like them): rows per table."""
+    _prepare(con, staged)
+    source = f"dataset:{staged.quarter.label}"
+    counts: dict[str, int] = {}
+    for table in DATA_TABLES:
+        sql, params = _select(table, source, now or utcnow())
+        target = f"{prefix}{table}"
+        if prefix:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {table} LIMIT 0")
+        columns = ", ".join(f'"{c.name}"' for c in TABLES[table])
+        row = con.execute(
+            f"INSERT INTO {target} ({columns}) SELECT {columns} FROM ({sql})", params
+        ).fetchone()
+        counts[table] = int(row[0]) if row else 0
+    return counts
