@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from form4.parsers.errors import LoadError
-from form4.parsers.records import ParsedFiling
+from form4.parsers.records import IndexProblem, ParsedFiling
 from form4.warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
 from form4.warehouse.schema import DATA_TABLES, create_all
 from form4.warehouse.views import create_views
@@ -80,6 +80,7 @@ SELECT 'filings', accession_number, filing_date FROM filings WHERE {_IN_BATCH}
 UNION ALL SELECT 'rejects', accession_number, NULL FROM rejects WHERE {_IN_BATCH}
 UNION ALL SELECT 'failed_accessions', accession_number, NULL FROM failed_accessions
     WHERE {_IN_BATCH}
+UNION ALL SELECT 'in_flight', accession_number, NULL FROM in_flight WHERE {_IN_BATCH}
 UNION ALL (SELECT 'waiting', accession_number, NULL FROM filings
     WHERE form_type LIKE '%/A' AND amends_accession IS NULL AND list_contains($issuers, issuer_cik)
     LIMIT 1)
@@ -211,8 +212,9 @@ class Warehouse:
                         bound,
                     )
             # A filing that parses now is no longer a reject; a loaded one no longer failed;
-            # a raw document fetched again replaces the old entry.
-            for name in ("rejects", "failed_accessions", "raw_documents"):
+            # a raw document fetched again replaces the old entry; a filing whose batch is
+            # written is no longer in flight.
+            for name in ("rejects", "failed_accessions", "raw_documents", "in_flight"):
                 if name in found:
                     con.execute(f"DELETE FROM {name} WHERE {_IN_BATCH}")
             for name, table in tables.items():
@@ -265,8 +267,87 @@ class Warehouse:
 
     def rejected_accessions(self, accessions: Iterable[str]) -> set[str]:
         """Those of ``accessions`` in ``rejects``: fetched again when their day is re-run, since
-        EDGAR (or a proxy) may have served a damaged copy the first time."""
-        return self._among(accessions, "SELECT accession_number FROM rejects")
+        EDGAR (or a proxy) may have served a damaged copy the first time. Not those rejected
+        because the process died on them (stage ``crash``): parsing one again could kill the
+        run again."""
+        return self._among(
+            accessions, "SELECT accession_number FROM rejects WHERE stage <> 'crash'"
+        )
+
+    def in_flight(self, accessions: Iterable[str]) -> dict[str, int]:
+        """Those of ``accessions`` left in ``in_flight`` by a run that died while parsing,
+        converting or loading them, with how many runs began on them."""
+        wanted = pa.table({"accession_number": pa.array(sorted(set(accessions)), type=pa.string())})
+        con = self.con.cursor()
+        try:
+            con.register("_wanted", wanted)
+            rows = con.execute(
+                "SELECT accession_number, attempts FROM in_flight "
+                "WHERE accession_number IN (SELECT accession_number FROM _wanted)"
+            ).fetchall()
+        finally:
+            con.close()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def mark_in_flight(self, accessions: Sequence[tuple[str, date]]) -> None:
+        """Record, committed, that these (accession, index day) are about to be parsed; the
+        load of their batch deletes the rows (``load_prepared``). ``attempts`` counts the
+        runs that began on each."""
+        if not accessions:
+            return
+        table = pa.table(
+            {
+                "accession_number": pa.array([a for a, _ in accessions], pa.string()),
+                "day": pa.array([d for _, d in accessions], pa.date32()),
+            }
+        )
+        con = self.con.cursor()
+        try:
+            con.register("_flying", table)
+            con.begin()
+            con.execute(
+                "UPDATE in_flight SET attempts = attempts + 1, started_at = ? "
+                "WHERE accession_number IN (SELECT accession_number FROM _flying)",
+                [utcnow()],
+            )
+            con.execute(
+                "INSERT INTO in_flight SELECT accession_number, day, 1, ? FROM _flying "
+                "WHERE accession_number NOT IN (SELECT accession_number FROM in_flight)",
+                [utcnow()],
+            )
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise LoadError(f"recording filings in flight failed: {exc}") from exc
+        finally:
+            con.close()
+
+    def record_index_problems(self, index_path: str, problems: Sequence[IndexProblem]) -> None:
+        """Replace the problems recorded for one index file (a re-read finds the same ones)."""
+        now = utcnow()
+        table = pa.table(
+            {
+                "index_path": pa.array([index_path] * len(problems), pa.string()),
+                "line_no": pa.array([p.line_no for p in problems], pa.int32()),
+                "problem": pa.array([p.problem for p in problems], pa.string()),
+                "line": pa.array([p.line for p in problems], pa.string()),
+                "line_length": pa.array([p.line_length for p in problems], pa.int32()),
+                "seen_at": pa.array([now] * len(problems), pa.timestamp("us")),
+            }
+        )
+        con = self.con.cursor()
+        try:
+            con.begin()
+            con.execute("DELETE FROM index_problems WHERE index_path = ?", [index_path])
+            if problems:
+                con.register("_problems", table)
+                con.execute("INSERT INTO index_problems BY NAME SELECT * FROM _problems")
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise LoadError(f"recording index problems failed: {exc}") from exc
+        finally:
+            con.close()
 
     def record_failures(self, failures: Sequence[FailedFetch]) -> None:
         """Upsert accessions that could not be fetched; ``attempts`` counts the runs."""

@@ -217,9 +217,28 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("signature_date", "DATE", "date signed"),
         *FILING_KEYS,
     ),
+    "data_issues": (
+        _c("accession_number", "VARCHAR", "filing"),
+        _c(
+            "table_name",
+            "VARCHAR",
+            "table of the value: transactions, holdings, owner_signatures or filings",
+        ),
+        _c("line_no", "INTEGER", "line_no of the row (signature_no of a signature; NULL: filings)"),
+        _c("is_derivative", "BOOLEAN", "Table II row (NULL outside transactions and holdings)"),
+        _c("field", "VARCHAR", "column of the value, e.g. shares"),
+        _c("raw_value", "VARCHAR", "the value's text as filed"),
+        _c("problem", "VARCHAR", "what is wrong with it and what was stored instead"),
+        *FILING_KEYS,
+    ),
     "rejects": (
         _c("accession_number", "VARCHAR", "filing (key)"),
-        _c("stage", "VARCHAR", "what failed: sgml, xml, ownership, load"),
+        _c(
+            "stage",
+            "VARCHAR",
+            "what failed: sgml, xml, ownership, validate (a value form4 cannot store as "
+            "given), load, or crash (the process died on it)",
+        ),
         _c("reason", "VARCHAR", "why, in one line"),
         _c("raw", "BLOB", "the raw submission bytes as fetched"),
         _c("seen_at", "TIMESTAMP", "when it was rejected, UTC"),
@@ -263,6 +282,24 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("rows", "BIGINT", "rows written"),
         _c("checksum", "UBIGINT", "order-independent hash of the rows written"),
     ),
+    "in_flight": (
+        _c("accession_number", "VARCHAR", "filing (key)"),
+        _c("day", "DATE", "index date it was listed in"),
+        _c(
+            "attempts",
+            "INTEGER",
+            "runs that began parsing it; a row outlives its batch only when the run died",
+        ),
+        _c("started_at", "TIMESTAMP", "when the last of those runs began, UTC"),
+    ),
+    "index_problems": (
+        _c("index_path", "VARCHAR", "the index file, e.g. daily-index/2026/QTR1/form.20260202.idx"),
+        _c("line_no", "INTEGER", "line number in the file, from 1 (key with index_path)"),
+        _c("problem", "VARCHAR", "why the line was skipped"),
+        _c("line", "VARCHAR", "the line as read (its first 300 characters)"),
+        _c("line_length", "INTEGER", "the line's length in characters"),
+        _c("seen_at", "TIMESTAMP", "when the index was last read, UTC"),
+    ),
     "failed_accessions": (
         _c("accession_number", "VARCHAR", "filing (key)"),
         _c("day", "DATE", "index date it was listed in"),
@@ -284,6 +321,7 @@ DATA_TABLES = (
     "transaction_footnotes",
     "holding_footnotes",
     "owner_signatures",
+    "data_issues",
 )
 STATE_TABLES = (
     "rejects",
@@ -291,6 +329,8 @@ STATE_TABLES = (
     "ingest_days",
     "failed_accessions",
     "parquet_exports",
+    "in_flight",
+    "index_problems",
 )
 
 _ARROW_TYPES: dict[str, pa.DataType] = {

@@ -18,7 +18,7 @@ from datetime import date
 import httpx
 
 from form4.flows.config import Settings
-from form4.flows.edgar.endpoints import fetch_json, fetch_quarterly_index
+from form4.flows.edgar.endpoints import fetch_json, fetch_quarterly_index, quarterly_index_path
 from form4.flows.pipeline.ingest import (
     BatchResult,
     DayResult,
@@ -26,9 +26,10 @@ from form4.flows.pipeline.ingest import (
     ingest_day,
     ingest_entries,
     load_new,
+    record_index_problems,
 )
 from form4.parsers.errors import FetchError, ParseError
-from form4.parsers.index import ownership_entries, parse_index
+from form4.parsers.index import ownership_entries, read_index
 from form4.parsers.records import IndexEntry
 from form4.parsers.submissions import parse_submissions_json
 from form4.warehouse.db import Warehouse
@@ -93,9 +94,12 @@ def backfill_range(
                 )
             continue
         try:
-            entries = ownership_entries(parse_index(data), settings.forms)
+            rows, problems = read_index(data)
         except ParseError as exc:
             raise FetchError(f"{quarter}: the quarterly index could not be read: {exc}") from exc
+        assert quarter is not None  # data came from the quarterly index
+        record_index_problems(warehouse, quarterly_index_path(*quarter), problems)
+        entries = ownership_entries(rows, settings.forms)
         by_day: dict[date, list[IndexEntry]] = {}
         for entry in entries:
             by_day.setdefault(entry.date_filed, []).append(entry)
