@@ -76,8 +76,12 @@ def _selection(
         f"(ORDER BY filing_date NULLS LAST, path, member_offset, accession_number) AS n, "
         f"accession_number, path, member_offset, member_length FROM ({source}) d"
     )
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    # A filing the process died on (a reject of stage crash) is not parsed again: it could kill
+    # this run too. Delete its reject to try it again.
+    where.append(
+        "d.accession_number NOT IN (SELECT accession_number FROM rejects WHERE stage = 'crash')"
+    )
+    sql += " WHERE " + " AND ".join(where)
     warehouse.con.execute(sql, params)
     row = warehouse.con.execute(f"SELECT count(*) FROM {_SELECTION}").fetchone()
     return int(row[0]) if row else 0
