@@ -401,7 +401,7 @@ def record_index_problems(
 ) -> None:
     """Keep an index file's unreadable lines in ``index_problems`` (skipped, the rest of the
     file loads) and log them."""
-    path = index_path.removeprefix("Archives/edgar/")
+    path = index_path.lstrip("/").removeprefix("Archives/edgar/")
     warehouse.record_index_problems(path, problems)
     for problem in problems:
         log.warning("%s line %d skipped: %s", path, problem.line_no, problem.problem)
