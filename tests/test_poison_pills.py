@@ -195,7 +195,8 @@ quarantine.set_fault_point(kill_on_marker)
 env = {"SEC_USER_AGENT": "crash test crash@form4.example", "FORM4_BATCH_SIZE": "3",
        "FORM4_MAX_RPS": "200", "FORM4_RATE_DIR": "none"}
 settings = Settings.from_env(env, db_path=sys.argv[1], edgar_url=sys.argv[2])
-result = run_ingest(settings, date.fromisoformat(sys.argv[3]), today=date.fromisoformat(sys.argv[4]))
+day, today = date.fromisoformat(sys.argv[3]), date.fromisoformat(sys.argv[4])
+result = run_ingest(settings, day, today=today)
 print("finished", result.error, result.totals.loaded, result.totals.rejected, flush=True)
 """
 
