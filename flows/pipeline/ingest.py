@@ -11,11 +11,13 @@ filings that cannot be parsed go to ``rejects`` with their raw bytes. The Prefec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -213,9 +215,45 @@ def open_warehouse(settings: Settings) -> Warehouse:
     return Warehouse(settings.db_path, memory_mb=settings.duckdb_memory_mb)
 
 
-def _chunks(items: Sequence[IndexEntry], size: int) -> Iterable[Sequence[IndexEntry]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+# A batch also ends once its submissions hold this many bytes, so memory does not grow with
+# FORM4_BATCH_SIZE when a day holds large submissions (each may reach FORM4_MAX_SUBMISSION_BYTES).
+BATCH_BYTES = 64 << 20
+
+
+def _fetched_batches(
+    entries: Sequence[IndexEntry],
+    size: int,
+    pool: ThreadPoolExecutor,
+    fetch: Callable[[IndexEntry], _Fetched],
+    window: int,
+) -> Iterator[list[_Fetched]]:
+    """The entries fetched, in order, in batches of ``size`` or ``BATCH_BYTES``, whichever
+    comes first. At most ``window`` fetches run ahead of the batch being handed out, so they
+    go on while the caller parses and loads it."""
+    todo = iter(entries)
+    ahead: deque[Future[_Fetched]] = deque()
+    batch: list[_Fetched] = []
+    held = 0
+
+    def fill() -> None:
+        while len(ahead) < window and (entry := next(todo, None)) is not None:
+            ahead.append(pool.submit(fetch, entry))
+
+    try:
+        fill()
+        while ahead:
+            fetched = ahead.popleft().result()
+            batch.append(fetched)
+            held += len(fetched.data) if fetched.data is not None else 0
+            fill()
+            if len(batch) >= size or held >= BATCH_BYTES:
+                yield batch
+                batch, held = [], 0
+        if batch:
+            yield batch
+    finally:
+        for future in ahead:  # a block or an error: nothing more is fetched
+            future.cancel()
 
 
 # A filing left in flight by this many runs (the last one parsing it alone) is rejected
@@ -319,10 +357,16 @@ def process_entries(
         closing(raw.pack()) as pack,
         ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool,
     ):
-        chunks = [(c, False) for c in _chunks(ordinary, settings.batch_size)]
-        chunks += [(c, True) for c in _chunks(suspects, settings.batch_size)]
-        for chunk, suspect in chunks:
-            fetched = list(pool.map(lambda e: _fetch(e, client=client, pack=pack), chunk))
+
+        def fetch(entry: IndexEntry) -> _Fetched:
+            return _fetch(entry, client=client, pack=pack)
+
+        size, window = settings.batch_size, settings.concurrency
+        batches = chain(
+            ((b, False) for b in _fetched_batches(ordinary, size, pool, fetch, window)),
+            ((b, True) for b in _fetched_batches(suspects, size, pool, fetch, window)),
+        )
+        for fetched, suspect in batches:
             got = [f for f in fetched if f.raw_document is not None]
             raw_docs = [f.raw_document for f in got if f.raw_document is not None]
             failures = [f.failure for f in fetched if f.failure is not None]
@@ -336,7 +380,7 @@ def process_entries(
                 result.loaded = loaded
                 result.reject_reasons = reasons
             else:
-                outcomes = list(pool.map(lambda f: _parse(f, settings), got))
+                outcomes = [_parse(f, settings) for f in got]  # while the next fetches run
                 made = _prepare(outcomes, raw_docs)
                 prepared = made.batch
                 result.loaded = len(made.filings)
