@@ -100,6 +100,15 @@ def _link_amendments(con: duckdb.DuckDBPyConnection, issuers: list[str]) -> None
     con.execute(_LINK_AMENDMENTS.format(match="o.period_of_report = a.period_of_report"), params)
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failed statement; a failed COMMIT has already ended the transaction,
+    and DuckDB's complaint about that must not hide the error that matters."""
+    try:
+        con.rollback()
+    except duckdb.Error:
+        pass
+
+
 class Warehouse:
     """An open DuckDB warehouse. Use as a context manager; one writer process at a time."""
 
@@ -224,7 +233,7 @@ class Warehouse:
                 _link_amendments(con, issuers)
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
+            _rollback(con)
             raise LoadError(f"loading a batch of {len(batch.keys)} filings failed: {exc}") from exc
         finally:
             con.execute("RESET threads")
@@ -317,7 +326,7 @@ class Warehouse:
             )
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
+            _rollback(con)
             raise LoadError(f"recording filings in flight failed: {exc}") from exc
         finally:
             con.close()
@@ -344,7 +353,7 @@ class Warehouse:
                 con.execute("INSERT INTO index_problems BY NAME SELECT * FROM _problems")
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
+            _rollback(con)
             raise LoadError(f"recording index problems failed: {exc}") from exc
         finally:
             con.close()
@@ -381,7 +390,7 @@ class Warehouse:
                 )
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
+            _rollback(con)
             raise LoadError(f"recording fetch failures failed: {exc}") from exc
         finally:
             con.close()
@@ -423,7 +432,7 @@ class Warehouse:
             )
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
+            _rollback(con)
             raise LoadError(f"recording day {day} failed: {exc}") from exc
         finally:
             con.close()
