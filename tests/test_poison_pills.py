@@ -16,6 +16,7 @@ import pytest
 
 from form4.flows.config import Settings
 from form4.flows.ingest_flow import run_ingest
+from form4.warehouse.db import Warehouse
 from tests.edgar_server import FaultyEdgar
 from tests.edgar_tree import build_day, daily_index_key, read_header, synthetic_day
 from tests.hostile import SAMPLE, accession_of, pill
@@ -249,3 +250,28 @@ def test_a_filing_that_kills_the_process_is_rejected_by_the_next_run_without_kil
         again = _run_child(db, server)
         assert again.returncode == 0, again.stderr[-2000:]
         assert snapshot(db) == before
+
+
+def test_a_filing_left_in_flight_by_two_dead_runs_is_rejected_without_being_parsed(
+    tmp_path: Path,
+) -> None:
+    """Guards against a filing that kills the process after it was parsed (in DuckDB's write,
+    say) killing every run: once two runs died with it in flight it is not parsed again."""
+    subs = [
+        pill(1, "transactionShares", "100", filed=DAY),
+        pill(2, "transactionShares", "7", filed=DAY),
+    ]
+    with FaultyEdgar(build_day(DAY, subs)) as server:
+        settings = settings_for(server, tmp_path)
+        with Warehouse(settings.db_path) as wh:
+            wh.mark_in_flight([(accession_of(1), DAY), (accession_of(2), DAY)])
+            wh.mark_in_flight([(accession_of(1), DAY)])  # a second run died with it too
+        result = run_ingest(settings, DAY, today=TODAY)
+        assert result.error is None and result.totals.loaded == 1
+        assert placement(settings.db_path, {accession_of(1), accession_of(2)}) == {
+            accession_of(1): ["rejects"],
+            accession_of(2): ["filings"],  # parsed alone in a child process, and loaded
+        }
+        (stage, reason) = query(settings.db_path, "SELECT stage, reason FROM rejects")[0]
+        assert stage == "crash" and "2 runs died" in str(reason)
+        assert query(settings.db_path, "SELECT count(*) FROM in_flight") == [(0,)]
