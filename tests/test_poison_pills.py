@@ -16,7 +16,9 @@ import pytest
 
 from form4.flows.config import Settings
 from form4.flows.ingest_flow import run_ingest
+from form4.flows.pipeline.reprocess import reprocess
 from form4.warehouse.db import Warehouse
+from form4.warehouse.raw import RawStore
 from tests.edgar_server import FaultyEdgar
 from tests.edgar_tree import build_day, daily_index_key, read_header, synthetic_day
 from tests.hostile import SAMPLE, accession_of, pill
@@ -275,3 +277,34 @@ def test_a_filing_left_in_flight_by_two_dead_runs_is_rejected_without_being_pars
         (stage, reason) = query(settings.db_path, "SELECT stage, reason FROM rejects")[0]
         assert stage == "crash" and "2 runs died" in str(reason)
         assert query(settings.db_path, "SELECT count(*) FROM in_flight") == [(0,)]
+
+
+def test_a_form_type_contradicting_the_index_stays_rejected_after_a_reprocess(
+    tmp_path: Path,
+) -> None:
+    """Guards against a reprocess loading what the ingest rejected because the served file
+    is not the form the index lists (the index's form type is kept with the raw copy)."""
+    good, odd = (
+        pill(1, "transactionShares", "5", filed=DAY),
+        pill(2, "transactionShares", "6", filed=DAY),
+    )
+    tree = build_day(DAY, [good, odd])
+    key = daily_index_key(DAY)
+    lines = tree[key].decode("ascii").split("\n")
+    tree[key] = "\n".join(
+        "4/A" + line[3:] if accession_of(2) in line else line for line in lines
+    ).encode("ascii")
+    with FaultyEdgar(tree) as server:
+        settings = settings_for(server, tmp_path)
+        result = run_ingest(settings, DAY, today=TODAY)
+        assert result.error is None and result.totals.loaded == 1
+        (reject,) = query(settings.db_path, "SELECT accession_number, stage, reason FROM rejects")
+        assert reject[:2] == (accession_of(2), "validate") and "the index says 4/A" in str(
+            reject[2]
+        )
+        with Warehouse(settings.db_path) as wh:
+            again = reprocess(settings, warehouse=wh, raw=RawStore(settings.raw_root))
+        assert again.batch.loaded == 1 and again.batch.rejected == 1
+        assert query(settings.db_path, "SELECT accession_number FROM rejects") == [
+            (accession_of(2),)
+        ]

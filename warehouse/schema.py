@@ -261,6 +261,11 @@ TABLES: dict[str, tuple[Column, ...]] = {
             "byte offset of its gzip member in the pack (NULL: whole file)",
         ),
         _c("member_length", "BIGINT", "length in bytes of that gzip member"),
+        _c(
+            "form_type",
+            "VARCHAR",
+            "form type of the index row it was fetched by (NULL: fetched by an older form4)",
+        ),
     ),
     "ingest_days": (
         _c("day", "DATE", "index date (key with forms)"),

@@ -189,6 +189,7 @@ def _fetch(entry: IndexEntry, *, client: httpx.Client, pack: RawPack) -> _Fetche
         utcnow(),
         where.offset,
         where.length,
+        entry.form_type or None,
     )
     return _Fetched(entry, data, raw_document)
 

@@ -47,7 +47,7 @@ class ReprocessResult:
 # The selection is numbered in a temporary table and read a batch at a time, so the process
 # does not hold a list of every accession (about 80 bytes each: 800 MB for ten million).
 _SELECTION = "_reprocess_selection"
-_LOCATION = "d.filing_date, d.path, d.member_offset, d.member_length"
+_LOCATION = "d.filing_date, d.path, d.member_offset, d.member_length, d.form_type"
 
 
 def _selection(
@@ -74,7 +74,7 @@ def _selection(
     sql = (
         f"CREATE OR REPLACE TEMP TABLE {_SELECTION} AS SELECT row_number() OVER "
         f"(ORDER BY filing_date NULLS LAST, path, member_offset, accession_number) AS n, "
-        f"accession_number, path, member_offset, member_length FROM ({source}) d"
+        f"accession_number, path, member_offset, member_length, form_type FROM ({source}) d"
     )
     # A filing the process died on (a reject of stage crash) is not parsed again: it could kill
     # this run too. Delete its reject to try it again.
@@ -87,15 +87,17 @@ def _selection(
     return int(row[0]) if row else 0
 
 
-def _selected(warehouse: Warehouse, offset: int, size: int) -> list[tuple[str, RawLocation | None]]:
+def _selected(
+    warehouse: Warehouse, offset: int, size: int
+) -> list[tuple[str, RawLocation | None, str | None]]:
     """Accessions ``offset + 1`` to ``offset + size`` of the selection, with where their raw
-    copy is (None: the catalog has none)."""
+    copy is (None: the catalog has none) and the index's form type (None: not recorded)."""
     rows = warehouse.con.execute(
-        f"SELECT accession_number, path, member_offset, member_length FROM {_SELECTION} "
-        "WHERE n > ? AND n <= ? ORDER BY n",
+        f"SELECT accession_number, path, member_offset, member_length, form_type "
+        f"FROM {_SELECTION} WHERE n > ? AND n <= ? ORDER BY n",
         [offset, offset + size],
     ).fetchall()
-    return [(r[0], RawLocation(r[1], r[2], r[3]) if r[1] else None) for r in rows]
+    return [(r[0], RawLocation(r[1], r[2], r[3]) if r[1] else None, r[4]) for r in rows]
 
 
 def _rejected_bytes(accession: str, warehouse: Warehouse) -> bytes | None:
@@ -105,8 +107,9 @@ def _rejected_bytes(accession: str, warehouse: Warehouse) -> bytes | None:
     return bytes(row[0]) if row and row[0] is not None else None
 
 
-# What a worker gets for one filing: where its raw copy is, or (from the rejects table) the bytes
-_Item = tuple[str, RawLocation | bytes]
+# What a worker gets for one filing: where its raw copy is, or (from the rejects table) the
+# bytes; and the form type its index row gave
+_Item = tuple[str, RawLocation | bytes, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +130,14 @@ def parse_batch(items: Sequence[_Item], settings: Settings, raw: RawStore) -> _P
     rejects: list[Reject] = []
     unreadable: list[str] = []
     with collector_paused():
-        for accession, source in items:
+        for accession, source, form_type in items:
             try:
                 data = source if isinstance(source, bytes) else raw.read(source, accession)
             except LoadError as exc:
                 unreadable.append(f"{accession}: {exc}")
                 continue
             try:
-                filings.append(parse_raw(data, settings, accession))
+                filings.append(parse_raw(data, settings, accession, form_type))
             except ParseError as exc:
                 reason = str(exc).splitlines()[0][:1000]
                 rejects.append(Reject(accession, exc.stage, reason, data, utcnow()))
@@ -157,16 +160,16 @@ def _raw_batches(
         # looked up per file, not per document (a pack holds a day); per batch, so a store of
         # a file per filing (before packs) does not fill it
         present: dict[str, bool] = {}
-        for accession, where in _selected(warehouse, offset, size):
+        for accession, where, form_type in _selected(warehouse, offset, size):
             if where is not None:
                 found = present.get(where.path)
                 if found is None:
                     found = present[where.path] = raw.exists(where)
                 if found:
-                    items.append((accession, where))
+                    items.append((accession, where, form_type))
                     continue
             if (data := _rejected_bytes(accession, warehouse)) is not None:
-                items.append((accession, data))
+                items.append((accession, data, form_type))
             else:
                 result.missing_raw += 1
         yield items
