@@ -181,11 +181,17 @@ _RANGES = (
 )
 
 
+_RANGE_LIMIT = Decimal(10) ** 30  # DECIMAL(38,8) holds 30 integer digits
+
+
 def _decimal(text: str) -> Decimal | None:
+    """A price of a range footnote; None (no range) when DECIMAL(38,8) could not hold it, so
+    a footnote's text never rejects its filing."""
     try:
-        return Decimal(text.replace(",", ""))
+        value = Decimal(text.replace(",", ""))
     except InvalidOperation:
         return None
+    return value if value < _RANGE_LIMIT else None
 
 
 def price_range(texts: Sequence[str]) -> tuple[Decimal, Decimal] | None:

@@ -203,3 +203,16 @@ def test_a_record_with_an_extreme_exponent_never_reaches_arrow() -> None:
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.split() == ["refused", "ParseError"]
     assert prepare_batch([]).keys == ()
+
+
+def test_a_price_range_footnote_beyond_decimal_38_8_is_no_range_not_a_reject() -> None:
+    """Guards against a footnote's text (a derived column, not a filed value) costing the
+    whole filing, or a range beyond DECIMAL(38,8) reaching the warehouse."""
+    huge = b"prices ranging from $1" + b"0" * 40 + b" to $2" + b"0" * 40
+    data = SAMPLE.replace(b"</footnote>", b" " + huge + b".</footnote>", 1)
+    assert data != SAMPLE
+    filing = parse_raw(data, SETTINGS, SAMPLE_ACCESSION)
+    assert all(t.price_range_high is None for t in filing.document.transactions)
+    plain = SAMPLE.replace(b"</footnote>", b" prices ranging from $1.75 to $1.86.</footnote>", 1)
+    found = parse_raw(plain, SETTINGS, SAMPLE_ACCESSION).document.transactions[0]
+    assert (found.price_range_low, found.price_range_high) == (Decimal("1.75"), Decimal("1.86"))
