@@ -16,6 +16,7 @@ import pytest
 
 from form4.flows.config import Settings
 from form4.flows.ingest_flow import run_ingest
+from form4.flows.pipeline import ingest as ingest_module
 from form4.flows.pipeline.reprocess import reprocess
 from form4.warehouse.db import Warehouse
 from form4.warehouse.raw import RawStore
@@ -308,3 +309,25 @@ def test_a_form_type_contradicting_the_index_stays_rejected_after_a_reprocess(
         assert query(settings.db_path, "SELECT accession_number FROM rejects") == [
             (accession_of(2),)
         ]
+
+
+def test_an_unexpected_parser_error_on_one_filing_is_that_filings_reject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards against a parser bug met by one filing (any exception, not only ParseError)
+    failing its batch and its day."""
+    real = ingest_module.parse_raw
+
+    def buggy(data: bytes, *args: object, **kwargs: object) -> object:
+        if accession_of(1).encode() in data[:2000]:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module, "parse_raw", buggy)
+    subs = [pill(n, "transactionShares", str(n), filed=DAY) for n in (1, 2, 3)]
+    with FaultyEdgar(build_day(DAY, subs)) as server:
+        settings = settings_for(server, tmp_path)
+        result = run_ingest(settings, DAY, today=TODAY)
+        assert result.error is None and result.totals.loaded == 2
+        (reject,) = query(settings.db_path, "SELECT accession_number, stage, reason FROM rejects")
+        assert reject[:2] == (accession_of(1), "ownership") and "RecursionError" in str(reject[2])

@@ -48,6 +48,7 @@ __all__ = [
     "process_entries",
     "record_index_problems",
     "retry_failed",
+    "unexpected",
 ]
 
 log = logging.getLogger("form4.ingest")
@@ -208,7 +209,15 @@ def _parse(fetched: _Fetched, settings: Settings) -> _Outcome:
         filing = parse_raw(data, settings, acc, entry.form_type or None)
     except ParseError as exc:
         return _Outcome(fetched, reject=_reject(acc, exc, data))
+    except Exception as exc:  # a parser bug met by one filing is that filing's reject
+        log.warning("%s: unexpected error while parsing", acc, exc_info=True)
+        return _Outcome(fetched, reject=_reject(acc, unexpected(exc), data))
     return _Outcome(fetched, filing=filing)
+
+
+def unexpected(exc: Exception) -> ParseError:
+    """An error no parser rule raised on purpose, as the reject it makes (stage ownership)."""
+    return ParseError(f"unexpected {type(exc).__name__} while parsing: {exc}", stage="ownership")
 
 
 def open_warehouse(settings: Settings) -> Warehouse:

@@ -24,7 +24,7 @@ from datetime import date
 from functools import partial
 
 from form4.flows.config import Settings
-from form4.flows.pipeline.ingest import BatchResult, parse_raw
+from form4.flows.pipeline.ingest import BatchResult, parse_raw, unexpected
 from form4.flows.pipeline.workers import ordered_map
 from form4.parsers.errors import LoadError, ParseError
 from form4.parsers.records import ParsedFiling
@@ -138,9 +138,10 @@ def parse_batch(items: Sequence[_Item], settings: Settings, raw: RawStore) -> _P
                 continue
             try:
                 filings.append(parse_raw(data, settings, accession, form_type))
-            except ParseError as exc:
-                reason = str(exc).splitlines()[0][:1000]
-                rejects.append(Reject(accession, exc.stage, reason, data, utcnow()))
+            except Exception as exc:  # ParseError, or a parser bug met by this filing alone
+                why = exc if isinstance(exc, ParseError) else unexpected(exc)
+                reason = str(why).splitlines()[0][:1000]
+                rejects.append(Reject(accession, why.stage, reason, data, utcnow()))
         batch = prepare_batch(filings, rejects=rejects)
     return _Parsed(
         batch,
