@@ -407,13 +407,24 @@ def _transaction_of(
     acquired_disposed = _upper(f[_AD])
     value: Decimal | None = None
     if shares is not None and price is not None:
-        value = EXACT.multiply(shares, price)  # exact (Decimal's default context rounds to 28)
-        if value >= MAX_DECIMAL:
-            raise ParseError(
-                f"{_where('transactions', line_no, is_derivative)}: shares x price = "
-                f"{value:.3e} is beyond DECIMAL(38,8)",
-                stage="validate",
-            )
+        shares_text, price_text = f[_SHARES], f[_PRICE]
+        # A value has no more digits than its text has characters: when the two texts are
+        # short (the usual case), Decimal's default 28 digits hold the product exactly and it
+        # is in range; otherwise it is computed exactly and checked.
+        if (
+            shares_text is not None
+            and price_text is not None
+            and (len(shares_text) + len(price_text) <= 28)
+        ):
+            value = shares * price
+        else:
+            value = EXACT.multiply(shares, price)
+            if value >= MAX_DECIMAL:
+                raise ParseError(
+                    f"{_where('transactions', line_no, is_derivative)}: shares x price = "
+                    f"{value:.3e} is beyond DECIMAL(38,8)",
+                    stage="validate",
+                )
     else:
         value = as_decimal(f[_TOTAL])
     title = clean(f[_TITLE])
@@ -511,7 +522,10 @@ def _owner(el: Element) -> ReportingOwner:
         raise ParseError("a reporting owner has no rptOwnerCik", stage="ownership")
 
     def flag(name: str) -> bool | None:
-        value = _strict(as_bool, v(name), f"reporting owner {cik}: {name}")
+        try:
+            value = as_bool(v(name))
+        except BadValue as exc:
+            raise ParseError(f"reporting owner {cik}: {name}: {exc}", stage="validate") from None
         if value is None and has_relationship:
             return False  # the box exists on the form and was left unchecked
         return value

@@ -266,11 +266,13 @@ def as_decimal(text: str | None) -> Decimal | None:
             if len(text) < MAX_INTEGER_DIGITS:
                 return Decimal(text)
         else:
-            dot = text.find(".")
+            whole, dot, part = text.partition(".")
             if (
-                0 < dot < MAX_INTEGER_DIGITS
-                and len(text) - dot <= 9
-                and text.replace(".", "", 1).isdigit()
+                dot
+                and whole.isdigit()
+                and part.isdigit()
+                and len(part) <= 8
+                and len(whole) < MAX_INTEGER_DIGITS
             ):
                 return Decimal(text)
     except InvalidOperation:  # a digit Decimal does not read (e.g. a superscript)
