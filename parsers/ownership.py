@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import NamedTuple, TypeVar
 
 from form4.parsers.codes import code_info, signed_delta
-from form4.parsers.errors import ParseError
+from form4.parsers.errors import BadValue, Inexact, ParseError
 from form4.parsers.normalize import (
     is_10b5_1,
     is_sell_to_cover,
@@ -40,9 +40,7 @@ from form4.parsers.xmlutil import (
     DEFAULT_MAX_XML_BYTES,
     EXACT,
     MAX_DECIMAL,
-    BadValue,
     Element,
-    Inexact,
     as_bool,
     as_date,
     as_decimal,

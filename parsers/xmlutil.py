@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from lxml import etree
 
-from form4.parsers.errors import ParseError
+from form4.parsers.errors import BadValue, Inexact, ParseError
 
 __all__ = [
     "DEFAULT_MAX_XML_BYTES",
@@ -31,8 +31,6 @@ __all__ = [
     "MAX_DECIMAL",
     "MAX_INTEGER_DIGITS",
     "MAX_NUMBER_CHARS",
-    "BadValue",
-    "Inexact",
     "as_bool",
     "as_date",
     "as_decimal",
@@ -75,25 +73,6 @@ _QUANTUM = Decimal("1E-8")
 EXACT = Context(prec=100, Emax=200, Emin=-200)
 # The smallest value DECIMAL(38,8) cannot hold: 30 integer digits at most.
 MAX_DECIMAL = Decimal(10) ** (MAX_INTEGER_DIGITS - 1)
-
-
-class BadValue(ParseError):
-    """A value that form4 cannot store as given (``raw`` is its text, ``problem`` says why).
-    Raised by the readers below; ``parsers.ownership`` names the field and line, and rejects
-    the filing or records the problem (README, "Validation rules")."""
-
-    def __init__(self, raw: str, problem: str) -> None:
-        super().__init__(f"{problem}: {raw[:80]!r}", stage="validate")
-        self.raw = raw
-        self.problem = problem
-
-
-class Inexact(BadValue):
-    """A decimal with more than 8 decimal places: ``value`` is it rounded half-even to 8."""
-
-    def __init__(self, raw: str, value: Decimal) -> None:
-        super().__init__(raw, "more than 8 decimal places: rounded half-even")
-        self.value = value
 
 
 def _parse(data: bytes) -> Element:

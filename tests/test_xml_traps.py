@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from form4.parsers.errors import ParseError
+from form4.parsers.errors import BadValue, ParseError
 from form4.parsers.ownership import parse_ownership
-from form4.parsers.xmlutil import BadValue, as_bool, as_date, as_decimal
+from form4.parsers.xmlutil import as_bool, as_date, as_decimal
 
 
 def doc(

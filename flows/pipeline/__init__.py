@@ -2,6 +2,7 @@
 
 Modules: ``ingest`` (a day or a list of filings end to end), ``backfill`` (ranges of days, one
 CIK's history), ``reprocess`` (stored raw copies parsed again), ``workers`` (parse processes),
+``quarantine`` (filings a dead run left in flight, parsed alone in a child process),
 ``progress`` (bars and progress lines), ``highlights`` (the nightly digest). The Prefect flows
 (``flows.ingest_flow``) are thin wrappers over these; EDGAR access is
 ``flows.edgar``.
