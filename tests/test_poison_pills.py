@@ -4,6 +4,7 @@ the bad one is rejected or recorded, later days are reached, and a re-run change
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from form4.flows.cli.output import print_ingest_summary
 from form4.flows.config import Settings
 from form4.flows.ingest_flow import run_ingest
 from form4.flows.pipeline import ingest as ingest_module
@@ -159,6 +161,10 @@ def test_unreadable_index_lines_are_recorded_and_the_day_and_later_days_still_lo
         assert first.error is None
         assert [(d.day, d.status) for d in first.days] == [(DAY, "done"), (NEXT, "done")]
         assert [d.index_problems for d in first.days] == [3, 0]
+        printed = io.StringIO()
+        print_ingest_summary(first, settings, printed)
+        (line,) = [x for x in printed.getvalue().splitlines() if x.startswith(f"  {DAY}:")]
+        assert line.endswith("3 index lines unreadable (see index_problems)"), line
         assert first.days[0].batch.loaded >= 10 and first.days[1].batch.loaded == 3
         problems = query(
             settings.db_path,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from form4.flows.cli.demo import SAMPLE_DATA
 from form4.flows.config import Settings
 from form4.flows.pipeline.ingest import parse_raw
 from form4.parsers.errors import ParseError
@@ -216,3 +217,19 @@ def test_a_price_range_footnote_beyond_decimal_38_8_is_no_range_not_a_reject() -
     plain = SAMPLE.replace(b"</footnote>", b" prices ranging from $1.75 to $1.86.</footnote>", 1)
     found = parse_raw(plain, SETTINGS, SAMPLE_ACCESSION).document.transactions[0]
     assert (found.price_range_low, found.price_range_high) == (Decimal("1.75"), Decimal("1.86"))
+
+
+def test_an_unreadable_date_of_original_submission_is_null_with_a_data_issue() -> None:
+    """Guards against losing an amendment over the date that only helps link it (it falls back
+    to the period of report), or a NULL that looks like a date left out."""
+    amendment = (SAMPLE_DATA / "Archives/edgar/data/2900003/0002900003-26-000005.txt").read_bytes()
+    data = amendment.replace(
+        b"<dateOfOriginalSubmission>2026-01-27", b"<dateOfOriginalSubmission>2026-01-32"
+    )
+    assert data != amendment
+    filing = parse_raw(data, SETTINGS)
+    assert filing.document.date_of_original_submission is None
+    assert [(i.table, i.field, i.raw_value) for i in filing.document.issues] == [
+        ("filings", "date_of_original_submission", "2026-01-32")
+    ]
+    assert parse_raw(amendment, SETTINGS).document.date_of_original_submission == date(2026, 1, 27)
