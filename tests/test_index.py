@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import date
@@ -11,6 +12,7 @@ import pytest
 
 from form4.parsers.errors import ParseError
 from form4.parsers.index import ownership_entries, parse_index, read_index
+from form4.parsers.submissions import read_submissions_json
 
 
 def test_the_real_daily_form_index_yields_every_distinct_form4_once(corpus: Path) -> None:
@@ -210,4 +212,32 @@ def test_dedup_keeps_the_first_row_and_filters_forms() -> None:
     assert [(e.accession_number, e.company_name) for e in kept] == [
         ("0001127602-25-001055", "Issuer Inc"),
         ("0001127602-25-001056", "Issuer Inc"),
+    ]
+
+
+def test_submissions_json_rows_that_are_not_filings_are_skipped_never_made_into_paths() -> None:
+    """Guards against a hostile accession number in data.sec.gov's JSON becoming a path
+    outside edgar/data/{cik}/, or one bad date failing a whole CIK backfill."""
+    doc = {
+        "name": "Issuer Inc",
+        "filings": {
+            "recent": {
+                "accessionNumber": [
+                    "0002900002-26-000099",
+                    "../../../etc/passwd",
+                    "0002900002-26-000100",
+                ],
+                "form": ["4", "4", "4"],
+                "filingDate": ["2026-02-03", "2026-02-03", "2026-02-30"],
+            }
+        },
+    }
+    entries, pages, problems = read_submissions_json(
+        json.dumps(doc).encode(), cik="2900002", forms=("4",)
+    )
+    assert [e.filename for e in entries] == ["edgar/data/2900002/0002900002-26-000099.txt"]
+    assert pages == []
+    assert [(p.line_no, p.problem.split()[0]) for p in problems] == [
+        (2, "accessionNumber"),
+        (3, "filingDate"),
     ]

@@ -31,7 +31,7 @@ from form4.flows.pipeline.ingest import (
 from form4.parsers.errors import FetchError, ParseError
 from form4.parsers.index import ownership_entries, read_index
 from form4.parsers.records import IndexEntry
-from form4.parsers.submissions import parse_submissions_json
+from form4.parsers.submissions import read_submissions_json
 from form4.warehouse.db import Warehouse
 from form4.warehouse.raw import RawStore
 
@@ -134,9 +134,11 @@ def cik_entries(cik: str, *, settings: Settings, client: httpx.Client) -> list[I
             log.warning("%s: missing page, skipped", url)
             continue
         try:
-            found, pages = parse_submissions_json(data, cik=padded, forms=settings.forms)
+            found, pages, problems = read_submissions_json(data, cik=padded, forms=settings.forms)
         except ParseError as exc:
             raise FetchError(f"{url}: {exc}") from exc
+        for problem in problems:
+            log.warning("%s row %d skipped: %s", url, problem.line_no, problem.problem)
         if first:
             pending.extend(f"{base}/submissions/{name}" for name in pages)
             first = False
