@@ -10,22 +10,26 @@ exception module of form4).
 
 from form4.parsers.codes import CODES, CodeInfo, code_info, signed_delta
 from form4.parsers.errors import (
+    BadValue,
     BlockedError,
     ConfigError,
     FetchError,
     Form4Error,
+    Inexact,
     LoadError,
     ParseError,
     WorkerError,
 )
-from form4.parsers.index import ownership_entries, parse_index
+from form4.parsers.index import ownership_entries, parse_index, read_index
 from form4.parsers.normalize import classify_sale, price_range
 from form4.parsers.ownership import parse_ownership
 from form4.parsers.records import (
+    DataIssue,
     FieldFootnote,
     Footnote,
     Holding,
     IndexEntry,
+    IndexProblem,
     Issuer,
     OwnershipDocument,
     ParsedFiling,
@@ -39,15 +43,19 @@ from form4.parsers.sgml import parse_submission
 
 __all__ = [
     "CODES",
+    "BadValue",
     "BlockedError",
     "CodeInfo",
     "ConfigError",
+    "DataIssue",
     "FetchError",
     "FieldFootnote",
     "Footnote",
     "Form4Error",
     "Holding",
+    "Inexact",
     "IndexEntry",
+    "IndexProblem",
     "Issuer",
     "LoadError",
     "OwnershipDocument",
@@ -66,5 +74,6 @@ __all__ = [
     "parse_ownership",
     "parse_submission",
     "price_range",
+    "read_index",
     "signed_delta",
 ]

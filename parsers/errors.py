@@ -9,18 +9,25 @@ they are raised, so callers only ever catch these::
     ├── ConfigError      bad settings or CLI arguments (missing User-Agent, bad date)
     ├── FetchError       EDGAR could not be read (after retries)
     │   └── BlockedError EDGAR kept blocking us (rate threshold / undeclared tool)
-    ├── ParseError       a document is malformed, unsafe, oversized or not ownership XML
+    ├── ParseError       a document is malformed, unsafe, oversized or not ownership XML,
+    │   │                or holds a value form4 cannot store
+    │   └── BadValue     one value refused by a reader of parsers.xmlutil
+    │       └── Inexact  a decimal with more than 8 places (carries it rounded)
     ├── LoadError        the warehouse refused a write or is locked by another process
     └── WorkerError      a worker process died before returning its batch
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 __all__ = [
+    "BadValue",
     "BlockedError",
     "ConfigError",
     "FetchError",
     "Form4Error",
+    "Inexact",
     "LoadError",
     "ParseError",
     "WorkerError",
@@ -51,13 +58,34 @@ class BlockedError(FetchError):
 class ParseError(Form4Error):
     """A document could not be parsed into records.
 
-    ``stage`` names what failed (``"sgml"``, ``"xml"``, ``"ownership"``, ``"index"``) and is what
+    ``stage`` names what failed (``"sgml"``, ``"xml"``, ``"ownership"``, ``"validate"``,
+    ``"index"``, ``"load"``) and is what
     the ``rejects`` table records.
     """
 
     def __init__(self, message: str, *, stage: str = "ownership") -> None:
         super().__init__(message)
         self.stage = stage
+
+
+class BadValue(ParseError):
+    """A value that form4 cannot store as given (``raw`` is its text, ``problem`` says why).
+    Raised by the readers of ``parsers.xmlutil``; ``parsers.ownership`` names the field and line,
+    and rejects
+    the filing or records the problem (README, "Validation rules")."""
+
+    def __init__(self, raw: str, problem: str) -> None:
+        super().__init__(f"{problem}: {raw[:80]!r}", stage="validate")
+        self.raw = raw
+        self.problem = problem
+
+
+class Inexact(BadValue):
+    """A decimal with more than 8 decimal places: ``value`` is it rounded half-even to 8."""
+
+    def __init__(self, raw: str, value: Decimal) -> None:
+        super().__init__(raw, "more than 8 decimal places: rounded half-even")
+        self.value = value
 
 
 class LoadError(Form4Error):

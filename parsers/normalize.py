@@ -287,12 +287,17 @@ class PriceRange(NamedTuple):
     usable: bool
 
 
+_RANGE_LIMIT = Decimal(10) ** 30  # DECIMAL(38,8) holds 30 integer digits
+
+
 def _decimal(text: str) -> Decimal | None:
+    """A price of a range footnote; None (no range) when DECIMAL(38,8) could not hold it, so
+    a footnote's text never rejects its filing."""
     try:
         value = Decimal(text.replace(",", ""))
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    return value if value.is_finite() and value < _RANGE_LIMIT else None
 
 
 @lru_cache(maxsize=8192)

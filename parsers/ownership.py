@@ -10,13 +10,13 @@ from ``parsers.codes``. Unknown schema versions are parsed on a best-effort basi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from form4.parsers.codes import code_info, signed_delta
-from form4.parsers.errors import ParseError
+from form4.parsers.errors import BadValue, Inexact, ParseError
 from form4.parsers.normalize import (
     classify_sale,
     has_price_range,
@@ -26,6 +26,7 @@ from form4.parsers.normalize import (
     security_kind,
 )
 from form4.parsers.records import (
+    DataIssue,
     FieldFootnote,
     Footnote,
     Holding,
@@ -38,6 +39,8 @@ from form4.parsers.records import (
 )
 from form4.parsers.xmlutil import (
     DEFAULT_MAX_XML_BYTES,
+    EXACT,
+    MAX_DECIMAL,
     Element,
     as_bool,
     as_date,
@@ -106,11 +109,14 @@ FIELD_OF_ELEMENT: dict[str, str] = {
 }
 
 
-def _cik(text: str | None) -> str | None:
+def _cik(text: str | None, what: str) -> str | None:
+    """A CIK as 10 digits, zero-padded; None when absent; rejected unless 1-10 ASCII digits."""
     if text is None:
         return None
     digits = text.strip()
-    return digits.zfill(10) if digits.isdigit() else digits
+    if not (digits.isdigit() and digits.isascii() and len(digits) <= 10):
+        raise ParseError(f"{what} {text[:40]!r} is not a CIK of 1 to 10 digits", stage="validate")
+    return digits.zfill(10)
 
 
 # Every field element a table row may hold, at any depth (grouping elements such as
@@ -265,7 +271,7 @@ class _Context:
     rows of a filing mostly share their code and footnotes, so each combination is
     normalised once per filing (``facts``)."""
 
-    __slots__ = ("_facts", "aff10b5_one", "notes", "plan_mentioned", "remarks")
+    __slots__ = ("_facts", "aff10b5_one", "issues", "notes", "plan_mentioned", "remarks")
 
     def __init__(self, notes: dict[str, str], remarks: str | None, aff10b5_one: bool | None):
         self.notes = notes
@@ -273,6 +279,7 @@ class _Context:
         self.aff10b5_one = aff10b5_one
         self.plan_mentioned = mentions_10b5_1([*notes.values(), remarks or ""])
         self._facts: dict[tuple[object, ...], _Facts] = {}
+        self.issues: list[DataIssue] = []  # values loaded other than as filed
 
     def texts(self, ids: tuple[str, ...]) -> list[str]:
         """The row's footnote texts, then the filing's remarks."""
@@ -347,8 +354,65 @@ def _position(
     )
 
 
+# The row fields read by a converter that may refuse a value, with their column names.
+_CHECKED_SLOTS: tuple[tuple[int, str, Callable[[str | None], object]], ...] = (
+    *(
+        (_SLOT[name], FIELD_OF_ELEMENT[name], as_decimal)
+        for name in (
+            "transactionShares",
+            "transactionPricePerShare",
+            "transactionTotalValue",
+            "sharesOwnedFollowingTransaction",
+            "valueOwnedFollowingTransaction",
+            "conversionOrExercisePrice",
+            "underlyingSecurityShares",
+        )
+    ),
+    *(
+        (_SLOT[name], FIELD_OF_ELEMENT[name], as_date)
+        for name in ("transactionDate", "deemedExecutionDate", "exerciseDate", "expirationDate")
+    ),
+    (_SLOT["equitySwapInvolved"], "equity_swap_involved", as_bool),
+)
+
+
+def _where(table: str, line_no: int, is_derivative: bool) -> str:
+    return f"{table} line {line_no} of Table {'II' if is_derivative else 'I'}"
+
+
+def _settle(
+    f: list[str | None], table: str, line_no: int, is_derivative: bool, ctx: _Context
+) -> None:
+    """A row whose converters refused a value (the fast path raised ``BadValue``): a value
+    with more than 8 decimal places is replaced by its rounding and recorded in
+    ``ctx.issues``; any other refused value rejects the filing, naming the field and line."""
+    for slot, column, convert in _CHECKED_SLOTS:
+        text = f[slot]
+        try:
+            convert(text)
+        except Inexact as exc:
+            assert text is not None
+            ctx.issues.append(DataIssue(table, line_no, is_derivative, column, text, exc.problem))
+            f[slot] = str(exc.value)
+        except BadValue as exc:
+            raise ParseError(
+                f"{_where(table, line_no, is_derivative)}: {column}: {exc}", stage="validate"
+            ) from None
+
+
 def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Transaction:
-    f, ids, links, price_ids = _read_row(row)
+    read = _read_row(row)
+    try:
+        return _transaction_of(read, line_no, is_derivative, ctx)
+    except BadValue:  # rare: find the field, reject the filing or round and record it
+        _settle(read[0], "transactions", line_no, is_derivative, ctx)
+        return _transaction_of(read, line_no, is_derivative, ctx)
+
+
+def _transaction_of(
+    read: _RowRead, line_no: int, is_derivative: bool, ctx: _Context
+) -> Transaction:
+    f, ids, links, price_ids = read
     code = _upper(f[_CODE])
     info = code_info(code)
     shares = as_decimal(f[_SHARES])
@@ -356,7 +420,24 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
     acquired_disposed = _upper(f[_AD])
     value: Decimal | None = None
     if shares is not None and price is not None:
-        value = shares * price
+        shares_text, price_text = f[_SHARES], f[_PRICE]
+        # A value has no more digits than its text has characters: when the two texts are
+        # short (the usual case), Decimal's default 28 digits hold the product exactly and it
+        # is in range; otherwise it is computed exactly and checked.
+        if (
+            shares_text is not None
+            and price_text is not None
+            and (len(shares_text) + len(price_text) <= 28)
+        ):
+            value = shares * price
+        else:
+            value = EXACT.multiply(shares, price)
+            if value >= MAX_DECIMAL:
+                raise ParseError(
+                    f"{_where('transactions', line_no, is_derivative)}: shares x price = "
+                    f"{value:.3e} is beyond DECIMAL(38,8)",
+                    stage="validate",
+                )
     else:
         value = as_decimal(f[_TOTAL])
     title = clean(f[_TITLE])
@@ -404,7 +485,16 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
 
 
 def _holding(row: Element, line_no: int, is_derivative: bool, ctx: _Context) -> Holding:
-    f, ids, links, _ = _read_row(row)
+    read = _read_row(row)
+    try:
+        return _holding_of(read, line_no, is_derivative, ctx)
+    except BadValue:
+        _settle(read[0], "holdings", line_no, is_derivative, ctx)
+        return _holding_of(read, line_no, is_derivative, ctx)
+
+
+def _holding_of(read: _RowRead, line_no: int, is_derivative: bool, ctx: _Context) -> Holding:
+    f, ids, links, _ = read
     title = clean(f[_TITLE])
     return _new_holding(
         line_no,  # line_no
@@ -452,12 +542,15 @@ def _owner(el: Element) -> ReportingOwner:
         elif tag == "reportingOwnerRelationship":
             has_relationship = True
     v = leaves.get
-    cik = _cik(v("rptOwnerCik"))
+    cik = _cik(v("rptOwnerCik"), "rptOwnerCik")
     if not cik:
         raise ParseError("a reporting owner has no rptOwnerCik", stage="ownership")
 
     def flag(name: str) -> bool | None:
-        value = as_bool(v(name))
+        try:
+            value = as_bool(v(name))
+        except BadValue as exc:
+            raise ParseError(f"reporting owner {cik}: {name}: {exc}", stage="validate") from None
         if value is None and has_relationship:
             return False  # the box exists on the form and was left unchecked
         return value
@@ -480,11 +573,36 @@ def _owner(el: Element) -> ReportingOwner:
     )
 
 
-def _signature(el: Element) -> Signature:
+_T = TypeVar("_T")
+
+
+def _strict(convert: Callable[[str | None], _T], text: str | None, what: str) -> _T:
+    """``convert(text)``; a refused value rejects the filing, naming ``what``."""
+    try:
+        return convert(text)
+    except BadValue as exc:
+        raise ParseError(f"{what}: {exc}", stage="validate") from None
+
+
+def _lenient_date(text: str | None, issue: Callable[[str, str], None]) -> date | None:
+    """A date whose loss leaves the filing's rows right: unreadable, it is stored NULL and
+    recorded through ``issue(raw, problem)``."""
+    try:
+        return as_date(text)
+    except BadValue as exc:
+        issue(exc.raw, f"{exc.problem}: stored NULL")
+        return None
+
+
+def _signature(el: Element, number: int, issues: list[DataIssue]) -> Signature:
     parts = children(el)
+
+    def issue(raw: str, problem: str) -> None:
+        issues.append(DataIssue("owner_signatures", number, None, "signature_date", raw, problem))
+
     return Signature(
         name=text_of(parts.get("signatureName")),
-        signed_on=as_date(text_of(parts.get("signatureDate"))),
+        signed_on=_lenient_date(text_of(parts.get("signatureDate")), issue),
     )
 
 
@@ -504,7 +622,7 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
     if document_type is None:
         raise ParseError("no documentType", stage="ownership")
     issuer_el = children(top.get("issuer"))
-    issuer_cik = _cik(text_of(issuer_el.get("issuerCik")))
+    issuer_cik = _cik(text_of(issuer_el.get("issuerCik")), "issuerCik")
     if not issuer_cik:
         raise ParseError("no issuerCik", stage="ownership")
     issuer = _new_issuer(
@@ -519,7 +637,7 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         for el in _rows(top.get("footnotes"), "footnote")
     )
     remarks = text_of(top.get("remarks"))
-    aff10b5_one = as_bool(text_of(top.get("aff10b5One")))
+    aff10b5_one = _strict(as_bool, text_of(top.get("aff10b5One")), "aff10b5One")
     ctx = _Context({f.footnote_id: f.text for f in footnotes}, remarks, aff10b5_one)
     non_derivative = top.get("nonDerivativeTable")
     derivative = top.get("derivativeTable")
@@ -544,14 +662,21 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
             for i, row in enumerate(_rows(derivative, "derivativeHolding"), 1)
         ],
     )
-    signatures = tuple(_signature(el) for el in root.iterchildren("ownerSignature"))
+    issues = ctx.issues
+    signatures = tuple(
+        _signature(el, n, issues) for n, el in enumerate(root.iterchildren("ownerSignature"), 1)
+    )
+
+    def original_issue(raw: str, problem: str) -> None:
+        issues.append(DataIssue("filings", None, None, "date_of_original_submission", raw, problem))
+
     return _new_document(
         text_of(top.get("schemaVersion")),  # schema_version
         document_type.upper(),  # document_type
-        as_date(text_of(top.get("periodOfReport"))),  # period_of_report
-        as_date(text_of(top.get("dateOfOriginalSubmission"))),  # date_of_original_submission
-        as_bool(text_of(top.get("notSubjectToSection16"))),  # not_subject_to_section16
-        as_bool(text_of(top.get("noSecuritiesOwned"))),  # no_securities_owned
+        _strict(as_date, text_of(top.get("periodOfReport")), "periodOfReport"),
+        _lenient_date(text_of(top.get("dateOfOriginalSubmission")), original_issue),
+        _strict(as_bool, text_of(top.get("notSubjectToSection16")), "notSubjectToSection16"),
+        _strict(as_bool, text_of(top.get("noSecuritiesOwned")), "noSecuritiesOwned"),
         aff10b5_one,  # aff10b5_one
         issuer,  # issuer
         owners,  # reporting_owners
@@ -560,4 +685,5 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         footnotes,  # footnotes
         remarks,  # remarks
         signatures,  # signatures
+        tuple(issues),  # issues
     )

@@ -16,10 +16,12 @@ from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar, cast
 
 __all__ = [
+    "DataIssue",
     "FieldFootnote",
     "Footnote",
     "Holding",
     "IndexEntry",
+    "IndexProblem",
     "Issuer",
     "OwnershipDocument",
     "ParsedFiling",
@@ -45,6 +47,16 @@ class IndexEntry:
     date_filed: date
     filename: str  # e.g. "edgar/data/1750/0001127602-25-001055.txt"
     accession_number: str  # e.g. "0001127602-25-001055"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexProblem:
+    """A line of an index file that could not be read as a filing; it is skipped."""
+
+    line_no: int  # from 1, in the file
+    problem: str
+    line: str  # its first 300 characters
+    line_length: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +193,19 @@ class Holding:
 
 
 @dataclass(frozen=True, slots=True)
+class DataIssue:
+    """A value loaded other than as filed, or not loaded: the filing's rows are kept and this
+    says which field of which row, its text and what was done (README, "Validation rules")."""
+
+    table: str  # the warehouse table of the row: transactions, holdings, owner_signatures, ...
+    line_no: int | None  # the row's line_no (signature_no for signatures); None for filings
+    is_derivative: bool | None  # Table II row; None outside transactions and holdings
+    field: str  # the column
+    raw_value: str  # the text as filed
+    problem: str  # what is wrong and what was stored instead
+
+
+@dataclass(frozen=True, slots=True)
 class OwnershipDocument:
     """Everything in an ``<ownershipDocument>`` (Forms 3, 4, 5 and amendments)."""
 
@@ -198,6 +223,7 @@ class OwnershipDocument:
     footnotes: tuple[Footnote, ...]
     remarks: str | None
     signatures: tuple[Signature, ...]
+    issues: tuple[DataIssue, ...] = ()  # values recorded in data_issues
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,24 +69,26 @@ def _field(head: bytes, key: str) -> str | None:
     return None
 
 
-def _ymd(text: str | None) -> date | None:
-    """``YYYYMMDD`` (eight digits, as the patterns capture them); None if not a date."""
+def _ymd(text: str | None, what: str) -> date | None:
+    """``YYYYMMDD`` (eight digits, as the patterns capture them); None when absent;
+    ``ParseError`` when the digits are not a date of the calendar (``00000000``, ``20260230``)."""
     if text is None:
         return None
     try:
         return date.fromisoformat(text[:8])  # the ISO basic format, parsed in C
     except ValueError:
-        return None
+        raise ParseError(f"{what} {text!r} is not a date", stage="sgml") from None
 
 
 def _accepted(text: str | None) -> datetime | None:
-    """``YYYYMMDDhhmmss`` (fourteen digits); None if not a date and time."""
+    """``YYYYMMDDhhmmss`` (fourteen digits); None when absent; ``ParseError`` when the digits
+    are not a date and time."""
     if text is None:
         return None
     try:
         return datetime.fromisoformat(f"{text[:8]}T{text[8:14]}")
     except ValueError:
-        return None
+        raise ParseError(f"ACCEPTANCE-DATETIME {text!r} is not a time", stage="sgml") from None
 
 
 def _header_block(data: bytes) -> bytes:
@@ -197,9 +199,9 @@ def _header(head: bytes) -> SubmissionHeader:
     return SubmissionHeader(
         accession_number=accession,
         form_type=form_type.upper(),
-        filing_date=_ymd(filed),
+        filing_date=_ymd(filed, "FILED AS OF DATE"),
         accepted_at=_accepted(accepted),
-        period_of_report=_ymd(period),
+        period_of_report=_ymd(period, "CONFORMED PERIOD OF REPORT"),
     )
 
 

@@ -11,14 +11,17 @@ fetch next. Pure. Neighbours: ``parsers.index`` (the same records from daily ind
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
 from form4.parsers.errors import ParseError
-from form4.parsers.records import IndexEntry
+from form4.parsers.records import IndexEntry, IndexProblem
 
-__all__ = ["parse_submissions_json"]
+__all__ = ["parse_submissions_json", "read_submissions_json"]
+
+_ACCESSION = re.compile(r"[0-9]{10}-[0-9]{2}-[0-9]{6}", re.ASCII)
 
 _COLUMNS = ("accessionNumber", "form", "filingDate")
 
@@ -39,7 +42,18 @@ def _arrays(block: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 def parse_submissions_json(
     data: bytes, *, cik: str, forms: Collection[str]
 ) -> tuple[list[IndexEntry], list[str]]:
-    """Entries of ``forms`` listed in one submissions JSON document, and the pages it names."""
+    """Entries of ``forms`` listed in one submissions JSON document, and the pages it names.
+    Rows that are not a filing are skipped (``read_submissions_json`` also returns them)."""
+    entries, pages, _ = read_submissions_json(data, cik=cik, forms=forms)
+    return entries, pages
+
+
+def read_submissions_json(
+    data: bytes, *, cik: str, forms: Collection[str]
+) -> tuple[list[IndexEntry], list[str], list[IndexProblem]]:
+    """Entries of ``forms`` listed in one submissions JSON document, the pages it names, and
+    its rows of those forms that are not a filing (an accession number that is not one, a
+    filing date that is not a date; ``line_no`` is the row's position in the arrays)."""
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -58,14 +72,23 @@ def parse_submissions_json(
     name = str(doc.get("name") or "")
     wanted = {f.upper() for f in forms}
     entries = []
-    for accession, form, filed in _arrays(block):
+    problems: list[IndexProblem] = []
+    for number, (accession, form, filed) in enumerate(_arrays(block), 1):
         form = str(form).upper()
         if form not in wanted:
+            continue
+        row = f"{accession!r} {form!r} {filed!r}"
+        if not _ACCESSION.fullmatch(str(accession)):
+            # never a path built from it: skipped, like an index line without an accession
+            problem = f"accessionNumber {str(accession)[:40]!r} is not an accession number"
+            problems.append(IndexProblem(number, problem, row[:300], len(row)))
             continue
         try:
             day = date.fromisoformat(str(filed)[:10])
         except ValueError:
-            raise ParseError(f"submissions JSON: bad filingDate {filed!r}", stage="index") from None
+            problem = f"filingDate {str(filed)[:20]!r} is not a date"
+            problems.append(IndexProblem(number, problem, row[:300], len(row)))
+            continue
         entries.append(
             IndexEntry(
                 form_type=form,
@@ -76,4 +99,4 @@ def parse_submissions_json(
                 accession_number=str(accession),
             )
         )
-    return entries, pages
+    return entries, pages, problems

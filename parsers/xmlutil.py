@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from lxml import etree
 
-from form4.parsers.errors import ParseError
+from form4.parsers.errors import BadValue, Inexact, ParseError
 
 __all__ = [
     "DEFAULT_MAX_XML_BYTES",
+    "EXACT",
+    "MAX_DECIMAL",
+    "MAX_INTEGER_DIGITS",
+    "MAX_NUMBER_CHARS",
     "as_bool",
     "as_date",
     "as_decimal",
@@ -54,7 +58,21 @@ _PARSER = etree.XMLParser(
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DATE_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:\d{2}|T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?")
 _NUMBER_JUNK = str.maketrans("", "", ",$ \t\r\n\u00a0")
+# A plain decimal, optionally signed, with an exponent (ASCII digits only).
+_NUMBER = re.compile(
+    r"(?P<sign>[+-]?)(?P<digits>[0-9]+\.?[0-9]*|\.[0-9]+)(?P<exponent>[eE][+-]?[0-9]+)?",
+    re.ASCII,
+)
+# DECIMAL(38,8) holds 30 integer digits: a value read must have fewer than this many.
+MAX_INTEGER_DIGITS = 31
+MAX_NUMBER_CHARS = 64
+_QUANTUM = Decimal("1E-8")
+# Exact for every value the readers return and every product of two of them.
+EXACT = Context(prec=100, Emax=200, Emin=-200)
+# The smallest value DECIMAL(38,8) cannot hold: 30 integer digits at most.
+MAX_DECIMAL = Decimal(10) ** (MAX_INTEGER_DIGITS - 1)
 
 
 def _parse(data: bytes) -> Element:
@@ -173,6 +191,7 @@ def footnote_ids(el: Element | None) -> list[str]:
 
 
 def as_bool(text: str | None) -> bool | None:
+    """``1/0/true/false`` (and ``y/n/yes/no/x``); None when empty; ``BadValue`` otherwise."""
     if text is None:
         return None
     t = text.strip().lower()
@@ -180,11 +199,14 @@ def as_bool(text: str | None) -> bool | None:
         return True
     if t in ("0", "false", "n", "no"):
         return False
-    return None
+    if not t:
+        return None
+    raise BadValue(text, "not a flag (1, 0, true or false)")
 
 
 def as_date(text: str | None) -> date | None:
-    """``2026-06-30``, also with a time-zone suffix or time; anything else is None."""
+    """``2026-06-30``, also with a time-zone suffix or time; None when empty; ``BadValue`` when
+    it is not a date of the calendar (``0000-00-00``, ``2026-02-30``, ``02/02/2026``)."""
     if text is None:
         return None
     if len(text) == 10 and text[4] == "-" and text[7] == "-":  # the usual form, parsed in C
@@ -192,29 +214,76 @@ def as_date(text: str | None) -> date | None:
             return date.fromisoformat(text)
         except ValueError:
             pass  # the general path below decides
-    match = _DATE.match(text.strip())
-    if match is None:
+    stripped = text.strip()
+    if not stripped:
         return None
+    match = _DATE.match(stripped)
+    if match is None or not _DATE_SUFFIX.fullmatch(stripped, match.end()):
+        raise BadValue(text, "not a date (YYYY-MM-DD)")
     try:
         return date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
-        return None
+        raise BadValue(text, "not a date of the calendar") from None
 
 
 def as_decimal(text: str | None) -> Decimal | None:
+    """A non-negative decimal that DECIMAL(38,8) holds exactly; None when empty.
+
+    ``BadValue`` for anything else: not a finite decimal (``NaN``, ``Infinity``, ``0x10``,
+    ``12abc``, ``1O0``), negative, ``MAX_INTEGER_DIGITS`` integer digits or more, an exponent
+    beyond +-99, a nonzero value below 0.00000001, or over ``MAX_NUMBER_CHARS`` characters;
+    ``Inexact`` (carrying the value rounded half-even) when it has more than 8 decimal places.
+    Thousands separators, a dollar sign and spaces are dropped (``$1,234.50``). No value
+    reaches ``Decimal`` unbounded: an exponent of a billion makes Decimal arithmetic overflow
+    and pyarrow's decimal conversion crash the process."""
     if text is None:
         return None
-    try:  # the usual plain number; the cleaning below would leave it as it is
-        value = Decimal(text)
-    except InvalidOperation:
-        pass
-    else:
-        return value if value.is_finite() else None
-    cleaned = text.translate(_NUMBER_JUNK)
-    if not cleaned:
-        return None
+    # The usual share count or price, decided on the text already read: digits, or digits
+    # with one point and at most 8 decimals, short enough to be in range.
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
+        if text.isdigit():
+            if len(text) < MAX_INTEGER_DIGITS:
+                return Decimal(text)
+        else:
+            whole, dot, part = text.partition(".")
+            if (
+                dot
+                and whole.isdigit()
+                and part.isdigit()
+                and len(part) <= 8
+                and len(whole) < MAX_INTEGER_DIGITS
+            ):
+                return Decimal(text)
+    except InvalidOperation:  # a digit Decimal does not read (e.g. a superscript)
+        pass
+    return _checked_decimal(text)
+
+
+def _checked_decimal(text: str) -> Decimal | None:
+    if not text.strip():
         return None
-    return value if value.is_finite() else None
+    cleaned = text.translate(_NUMBER_JUNK)
+    if len(cleaned) > MAX_NUMBER_CHARS:
+        raise BadValue(text, f"a number of more than {MAX_NUMBER_CHARS} characters")
+    match = _NUMBER.fullmatch(cleaned)
+    if match is None:
+        raise BadValue(text, "not a decimal number")
+    if match["sign"] == "-" and match["digits"].strip("0.") != "":
+        raise BadValue(text, "negative")
+    if match["exponent"] and len(match["exponent"].lstrip("eE+-").lstrip("0")) > 2:
+        raise BadValue(text, "an exponent beyond +-99")
+    value = Decimal(match["digits"] + (match["exponent"] or ""))
+    if not value:
+        return value.quantize(_QUANTUM) if value.adjusted() < -8 else value  # a zero: its exponent
+    if value.adjusted() >= MAX_INTEGER_DIGITS - 1:
+        raise BadValue(text, "too large for DECIMAL(38,8)")
+    if value.adjusted() < -8:
+        raise BadValue(text, "nonzero but below 0.00000001, the smallest DECIMAL(38,8) step")
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    if exponent < -8:
+        rounded = value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=EXACT)
+        if rounded != value:
+            raise Inexact(text, rounded)
+        return rounded
+    return value

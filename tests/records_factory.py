@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from form4.parsers.records import (
+    DataIssue,
     FieldFootnote,
     Footnote,
     Holding,
@@ -101,6 +102,13 @@ def filing(accession: str = "0002900001-26-000011", *, transactions: int = 2) ->
         accession, "4", date(2026, 2, 3), datetime(2026, 2, 3, 16, 5, 1), date(2026, 2, 2)
     )
     return ParsedFiling(header, document)
+
+
+def filing_with_issue(accession: str = "0002900001-26-000011") -> ParsedFiling:
+    """``filing`` with a data issue (a rounded holding), so every data table has a row."""
+    plain = filing(accession)
+    issue = DataIssue("holdings", 1, False, "shares_owned_after", "250.000000004", "rounded")
+    return replace(plain, document=replace(plain.document, issues=(issue,)))
 
 
 def owner(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from form4.parsers.errors import ParseError
-from form4.parsers.index import ownership_entries, parse_index
+from form4.parsers.index import ownership_entries, parse_index, read_index
+from form4.parsers.submissions import read_submissions_json
 
 
 def test_the_real_daily_form_index_yields_every_distinct_form4_once(corpus: Path) -> None:
@@ -88,13 +91,101 @@ def test_something_that_is_not_an_index_is_refused(body: bytes) -> None:
     assert info.value.stage == "index"
 
 
-def test_a_garbled_row_is_refused_with_its_line_number(corpus: Path) -> None:
-    """Guards against silently skipping rows the parser does not understand."""
-    data = (
-        corpus / "index/form.2021QTR1-excerpt.idx"
-    ).read_bytes() + b"\n4           garbage row\n"
-    with pytest.raises(ParseError, match="line"):
-        parse_index(data)
+def test_a_garbled_row_is_recorded_with_its_line_number_and_the_rest_is_read(
+    corpus: Path,
+) -> None:
+    """Guards against one unreadable line failing the whole index (and the day) on every run,
+    or being skipped without a trace."""
+    good = (corpus / "index/form.2021QTR1-excerpt.idx").read_bytes()
+    data = good + b"\n4           garbage row\n"
+    entries, problems = read_index(data)
+    assert entries == parse_index(good)
+    assert [p.line for p in problems] == ["4           garbage row"]
+    assert problems[0].line_no == len(data.decode("latin-1").splitlines())
+    assert "layout" in problems[0].problem
+
+
+HEADER = (
+    b"Form Type   Company Name"
+    + b" " * 54
+    + b"CIK         Date Filed  File Name\n"
+    + b"-" * 80
+    + b"\n"
+)
+
+
+def _row(form: str, name: str, cik: str, filed: str, filename: str) -> bytes:
+    return f"{form:<12}{name:<62}{cik:<12}{filed:<12}{filename}\n".encode()
+
+
+GOOD_ROW = _row("4", "Issuer Inc", "1750", "20250110", "edgar/data/1750/0001127602-25-001055.txt")
+
+
+@pytest.mark.parametrize(
+    ("row", "why"),
+    [
+        (_row("4", "No Accession", "1750", "20250110", "edgar/data/1750/notes.txt"), "accession"),
+        (_row("4", "Bad Cik", "12345678901", "20250110", "edgar/data/1/0001-x.txt"), "CIK"),
+        (
+            _row("4", "Letters", "17a0", "20250110", "edgar/data/1750/0001127602-25-000001.txt"),
+            "CIK",
+        ),
+        (
+            _row("4", "Bad Date", "1750", "20250230", "edgar/data/1750/0001127602-25-000002.txt"),
+            "date",
+        ),
+        (
+            _row("4", "Traversal", "1750", "20250110", "edgar/data/../../0001127602-25-000003.txt"),
+            "edgar/data/{cik}/{accession}.txt",
+        ),
+        (
+            _row("4", "Other Folder", "1750", "20250110", "edgar/data/99/0001127602-25-000004.txt"),
+            "folder",
+        ),
+        (
+            _row("4", "Query", "1750", "20250110", "edgar/data/1750/0001127602-25-000005.txt?x=1"),
+            "edgar/data/{cik}/{accession}.txt",
+        ),
+    ],
+    ids=[
+        "no-accession",
+        "11-digit-cik",
+        "letters-in-cik",
+        "impossible-date",
+        "traversal",
+        "other-folder",
+        "query",
+    ],  # fmt: skip
+)
+def test_each_kind_of_unreadable_line_is_a_problem_and_good_lines_still_load(
+    row: bytes, why: str
+) -> None:
+    """Guards against a hostile index line becoming a fetch outside edgar/data/{cik}/, or
+    stopping the day."""
+    entries, problems = read_index(HEADER + GOOD_ROW + row + GOOD_ROW.replace(b"055", b"056"))
+    assert [e.accession_number for e in entries] == ["0001127602-25-001055", "0001127602-25-001056"]
+    assert len(problems) == 1 and why in problems[0].problem, problems
+    assert problems[0].line_no == 4
+
+
+def test_index_lines_are_read_in_linear_time_even_a_megabyte_of_padding() -> None:
+    """Guards against the backtracking pattern that took 8 s for a 40k-character line (hours
+    for a megabyte): work must grow with the input, not its square."""
+
+    def cost(width: int) -> float:
+        padded = b"4           Padded" + b" " * width + b"1750 20250110 nowhere\n"
+        data = HEADER + GOOD_ROW + padded * 4
+        started = time.process_time()
+        entries, problems = read_index(data)
+        spent = time.process_time() - started
+        assert len(entries) == 1 and len(problems) == 4
+        assert problems[0].line_length == len(padded) - 1 and len(problems[0].line) == 300
+        return spent
+
+    cost(1000)  # warm up
+    small, large = cost(100_000), cost(1_000_000)
+    assert large < 1.0, large  # the quadratic reader needed hours here
+    assert large < 30 * max(small, 1e-4), (small, large)
 
 
 def test_dedup_keeps_the_first_row_and_filters_forms() -> None:
@@ -121,4 +212,32 @@ def test_dedup_keeps_the_first_row_and_filters_forms() -> None:
     assert [(e.accession_number, e.company_name) for e in kept] == [
         ("0001127602-25-001055", "Issuer Inc"),
         ("0001127602-25-001056", "Issuer Inc"),
+    ]
+
+
+def test_submissions_json_rows_that_are_not_filings_are_skipped_never_made_into_paths() -> None:
+    """Guards against a hostile accession number in data.sec.gov's JSON becoming a path
+    outside edgar/data/{cik}/, or one bad date failing a whole CIK backfill."""
+    doc = {
+        "name": "Issuer Inc",
+        "filings": {
+            "recent": {
+                "accessionNumber": [
+                    "0002900002-26-000099",
+                    "../../../etc/passwd",
+                    "0002900002-26-000100",
+                ],
+                "form": ["4", "4", "4"],
+                "filingDate": ["2026-02-03", "2026-02-03", "2026-02-30"],
+            }
+        },
+    }
+    entries, pages, problems = read_submissions_json(
+        json.dumps(doc).encode(), cik="2900002", forms=("4",)
+    )
+    assert [e.filename for e in entries] == ["edgar/data/2900002/0002900002-26-000099.txt"]
+    assert pages == []
+    assert [(p.line_no, p.problem.split()[0]) for p in problems] == [
+        (2, "accessionNumber"),
+        (3, "filingDate"),
     ]

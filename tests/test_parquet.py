@@ -15,13 +15,13 @@ from form4.warehouse.db import Warehouse
 from form4.warehouse.parquet import export_parquet
 from form4.warehouse.schema import DATA_TABLES, TABLES
 from tests.analyst_day import analyst_day
-from tests.records_factory import filing, make_filing, owner, row
+from tests.records_factory import filing, filing_with_issue, make_filing, owner, row
 
 
 @pytest.fixture
 def wh(tmp_path: Path) -> Iterator[Warehouse]:
     warehouse = Warehouse(tmp_path / "pq.duckdb")
-    warehouse.load_batch([*analyst_day(), filing("0002900001-26-000099")])
+    warehouse.load_batch([*analyst_day(), filing_with_issue("0002900001-26-000099")])
     yield warehouse
     warehouse.close()
 

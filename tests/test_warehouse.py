@@ -18,7 +18,7 @@ from form4.warehouse.batch import grouped, merge_batches, prepare_batch
 from form4.warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
 from form4.warehouse.rows import check_filing, filings_to_arrow
 from form4.warehouse.schema import DATA_TABLES, TABLES, arrow_schema
-from tests.records_factory import filing, transaction
+from tests.records_factory import filing, filing_with_issue, transaction
 
 KEYS = {
     "filings": "accession_number",
@@ -100,7 +100,7 @@ def test_a_value_beyond_the_column_range_rejects_that_filing_only() -> None:
 
 def test_arrow_tables_match_the_declared_schema_for_every_table() -> None:
     """Guards against the DDL and the Arrow schema drifting apart."""
-    tables = filings_to_arrow([filing()])
+    tables = filings_to_arrow([filing_with_issue()])
     assert set(tables) == set(DATA_TABLES)
     for name, table in tables.items():
         assert table.schema == arrow_schema(name)
@@ -416,7 +416,7 @@ def test_opening_a_warehouse_from_before_the_filing_keys_fills_them_from_filings
 ) -> None:
     db = tmp_path / "old.duckdb"
     with Warehouse(db) as wh:
-        wh.load_batch([filing("0002900001-26-000011")])
+        wh.load_batch([filing_with_issue("0002900001-26-000011")])
         for table in CHILD_TABLES:
             wh.con.execute(f"ALTER TABLE {table} DROP COLUMN issuer_cik")
             wh.con.execute(f"ALTER TABLE {table} DROP COLUMN filing_date")

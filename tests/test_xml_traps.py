@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from form4.parsers.errors import ParseError
+from form4.parsers.errors import BadValue, ParseError
 from form4.parsers.ownership import parse_ownership
 from form4.parsers.xmlutil import as_bool, as_date, as_decimal
 
@@ -154,11 +154,17 @@ def test_booleans_accept_the_spellings_filers_use(text: str | None, expected: bo
     assert as_bool(text) is expected
 
 
-def test_value_readers_never_raise_on_garbage() -> None:
-    """Guards against one bad number or date losing the whole filing."""
+def test_value_readers_refuse_garbage_instead_of_reading_it_as_absent() -> None:
+    """Guards against a value that cannot be read stored as NULL, as if the filer left it out
+    (the readers' refusals are turned into rejects or data issues by the parser)."""
     assert as_decimal("$1,234.50") == Decimal("1234.50")
-    assert as_decimal("n/a") is None and as_decimal("NaN") is None and as_decimal("") is None
-    assert as_date("2026-02-30") is None and as_date("02/02/2026") is None
+    assert as_decimal("") is None and as_decimal("  ") is None and as_date(" ") is None
+    for text in ("n/a", "NaN", "Infinity"):
+        with pytest.raises(BadValue):
+            as_decimal(text)
+    for text in ("2026-02-30", "02/02/2026"):
+        with pytest.raises(BadValue):
+            as_date(text)
     assert as_date("2026-02-02Z") == date(2026, 2, 2)
 
 

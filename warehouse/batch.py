@@ -61,6 +61,7 @@ class RawDocument:
     fetched_at: datetime
     member_offset: int | None = None  # in a pack; None: ``path`` is the document alone
     member_length: int | None = None
+    form_type: str | None = None  # the index's, so a reprocess checks the submission against it
 
 
 @dataclass(frozen=True, slots=True)

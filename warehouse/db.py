@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from form4.parsers.errors import LoadError
 from form4.parsers.feed import FeedEntry
-from form4.parsers.records import IndexEntry, ParsedFiling
+from form4.parsers.records import IndexEntry, IndexProblem, ParsedFiling
 from form4.warehouse.batch import PreparedBatch, RawDocument, Reject, prepare_batch
 from form4.warehouse.lock import READER_WAIT_S, WRITER_WAIT_S, WriterLock, connect
 from form4.warehouse.schema import DATA_TABLES, create_all
@@ -90,6 +90,7 @@ SELECT 'filings', accession_number, filing_date FROM filings WHERE {_IN_BATCH}
 UNION ALL SELECT 'rejects', accession_number, NULL FROM rejects WHERE {_IN_BATCH}
 UNION ALL SELECT 'failed_accessions', accession_number, NULL FROM failed_accessions
     WHERE {_IN_BATCH}
+UNION ALL SELECT 'in_flight', accession_number, NULL FROM in_flight WHERE {_IN_BATCH}
 UNION ALL (SELECT 'waiting', accession_number, NULL FROM filings
     WHERE form_type LIKE '%/A' AND amends_accession IS NULL AND list_contains($issuers, issuer_cik)
     LIMIT 1)
@@ -107,6 +108,15 @@ def link_amendments(con: duckdb.DuckDBPyConnection, issuers: list[str]) -> None:
         _LINK_AMENDMENTS.format(match="o.filing_date = a.date_of_original_submission"), params
     )
     con.execute(_LINK_AMENDMENTS.format(match="o.period_of_report = a.period_of_report"), params)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failed statement; a failed COMMIT has already ended the transaction,
+    and DuckDB's complaint about that must not hide the error that matters."""
+    try:
+        con.rollback()
+    except duckdb.Error:
+        pass
 
 
 class Warehouse:
@@ -295,8 +305,9 @@ class Warehouse:
                         bound,
                     )
             # A filing that parses now is no longer a reject; a loaded one no longer failed;
-            # a raw document fetched again replaces the old entry.
-            for name in ("rejects", "failed_accessions", "raw_documents"):
+            # a raw document fetched again replaces the old entry; a filing whose batch is
+            # written is no longer in flight.
+            for name in ("rejects", "failed_accessions", "raw_documents", "in_flight"):
                 if name in found:
                     con.execute(f"DELETE FROM {name} WHERE {_IN_BATCH}")
             for name, table in tables.items():
@@ -306,7 +317,7 @@ class Warehouse:
                 link_amendments(con, issuers)
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
+            _rollback(con)
             raise LoadError(f"loading a batch of {len(batch.keys)} filings failed: {exc}") from exc
         finally:
             con.execute("RESET threads")
@@ -355,10 +366,90 @@ class Warehouse:
 
     def rejected_accessions(self, accessions: Iterable[str]) -> set[str]:
         """Those of ``accessions`` in ``rejects``: fetched again when their day is re-run, since
-        EDGAR (or a proxy) may have served a damaged copy the first time."""
+        EDGAR (or a proxy) may have served a damaged copy the first time. Not those rejected
+        because the process died on them (stage ``crash``): parsing one again could kill the
+        run again. Nor data set rejects: a data set row is no fetched copy."""
         return self._among(
-            accessions, "SELECT accession_number FROM rejects WHERE stage <> 'dataset'"
+            accessions, "SELECT accession_number FROM rejects WHERE stage NOT IN ('dataset', 'crash')"
         )
+
+    def in_flight(self, accessions: Iterable[str]) -> dict[str, int]:
+        """Those of ``accessions`` left in ``in_flight`` by a run that died while parsing,
+        converting or loading them, with how many runs began on them."""
+        wanted = pa.table({"accession_number": pa.array(sorted(set(accessions)), type=pa.string())})
+        with self.connection() as base:
+            con = base.cursor()
+            try:
+                con.register("_wanted", wanted)
+                rows = con.execute(
+                    "SELECT accession_number, attempts FROM in_flight "
+                    "WHERE accession_number IN (SELECT accession_number FROM _wanted)"
+                ).fetchall()
+            finally:
+                con.close()
+            return {r[0]: int(r[1]) for r in rows}
+
+    def mark_in_flight(self, accessions: Sequence[tuple[str, date]]) -> None:
+        """Record, committed, that these (accession, index day) are about to be parsed; the
+        load of their batch deletes the rows (``load_prepared``). ``attempts`` counts the
+        runs that began on each."""
+        if not accessions:
+            return
+        table = pa.table(
+            {
+                "accession_number": pa.array([a for a, _ in accessions], pa.string()),
+                "day": pa.array([d for _, d in accessions], pa.date32()),
+            }
+        )
+        with self.connection() as base:
+            con = base.cursor()
+            try:
+                con.register("_flying", table)
+                con.begin()
+                con.execute(
+                    "UPDATE in_flight SET attempts = attempts + 1, started_at = ? "
+                    "WHERE accession_number IN (SELECT accession_number FROM _flying)",
+                    [utcnow()],
+                )
+                con.execute(
+                    "INSERT INTO in_flight SELECT accession_number, day, 1, ? FROM _flying "
+                    "WHERE accession_number NOT IN (SELECT accession_number FROM in_flight)",
+                    [utcnow()],
+                )
+                con.commit()
+            except duckdb.Error as exc:
+                _rollback(con)
+                raise LoadError(f"recording filings in flight failed: {exc}") from exc
+            finally:
+                con.close()
+
+    def record_index_problems(self, index_path: str, problems: Sequence[IndexProblem]) -> None:
+        """Replace the problems recorded for one index file (a re-read finds the same ones)."""
+        now = utcnow()
+        table = pa.table(
+            {
+                "index_path": pa.array([index_path] * len(problems), pa.string()),
+                "line_no": pa.array([p.line_no for p in problems], pa.int32()),
+                "problem": pa.array([p.problem for p in problems], pa.string()),
+                "line": pa.array([p.line for p in problems], pa.string()),
+                "line_length": pa.array([p.line_length for p in problems], pa.int32()),
+                "seen_at": pa.array([now] * len(problems), pa.timestamp("us")),
+            }
+        )
+        with self.connection() as base:
+            con = base.cursor()
+            try:
+                con.begin()
+                con.execute("DELETE FROM index_problems WHERE index_path = ?", [index_path])
+                if problems:
+                    con.register("_problems", table)
+                    con.execute("INSERT INTO index_problems BY NAME SELECT * FROM _problems")
+                con.commit()
+            except duckdb.Error as exc:
+                _rollback(con)
+                raise LoadError(f"recording index problems failed: {exc}") from exc
+            finally:
+                con.close()
 
     def record_failures(self, failures: Sequence[FailedFetch]) -> None:
         """Upsert accessions that could not be fetched; ``attempts`` counts the runs."""
@@ -398,7 +489,7 @@ class Warehouse:
                 )
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
+            _rollback(con)
             raise LoadError(f"recording fetch failures failed: {exc}") from exc
         finally:
             con.close()
@@ -448,7 +539,7 @@ class Warehouse:
             )
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
+            _rollback(con)
             raise LoadError(f"recording day {day} failed: {exc}") from exc
         finally:
             con.close()

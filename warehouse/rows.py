@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from itertools import accumulate, chain
 from operator import attrgetter
 from typing import Any
@@ -42,10 +42,19 @@ _TX_DECIMALS = tuple(c.name for c in TABLES["transactions"] if c.sql_type == DEC
 _HOLD_DECIMALS = tuple(c.name for c in TABLES["holdings"] if c.sql_type == DECIMAL)
 
 
+# Exact for any value check_filing lets through (Decimal's default context, 28 digits, made
+# the rounding of 1E20 to 8 places an InvalidOperation that failed its whole batch).
+_EXACT = Context(prec=DECIMAL_PRECISION + 10)
+# The smallest exponent check_filing lets through (adjusted: of the leading digit, and of a
+# zero its own): pyarrow's conversion of a Decimal with an exponent of -999999999 crashes the
+# process (signal 11), so none may reach it. The parser refuses such values long before.
+_MIN_EXPONENT = -40
+
+
 def _quantize(value: Decimal | None) -> Decimal | None:
     if value is None:
         return None
-    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=_EXACT)
 
 
 def check_filing(filing: ParsedFiling) -> None:
@@ -61,9 +70,13 @@ def check_filing(filing: ParsedFiling) -> None:
             if value is None:
                 continue
             try:
-                if not value.is_finite() or abs(value) >= _LIMIT:
+                if (
+                    not value.is_finite()
+                    or abs(value) >= _LIMIT
+                    or value.adjusted() < _MIN_EXPONENT
+                ):
                     raise ParseError(
-                        f"{name}={value} on line {row.line_no} is outside DECIMAL(38,8)",
+                        f"{name}={value:.3e} on line {row.line_no} is outside DECIMAL(38,8)",
                         stage="load",
                     )
             except InvalidOperation:  # pragma: no cover - is_finite/abs do not raise
@@ -181,6 +194,7 @@ def _filing_columns(filings: Sequence[ParsedFiling], now: datetime) -> list[Sequ
     return [gathered[i] for i in _FILING_ORDER]
 
 
+_ISSUE_ROW = attrgetter("table", "line_no", "is_derivative", "field", "raw_value", "problem")
 _LINK_OF_ROW = (attrgetter("line_no"), attrgetter("is_derivative"))
 _LINK_OWN = (attrgetter("field"), attrgetter("footnote_id"))
 
@@ -235,5 +249,12 @@ def filings_to_arrow(
         keys,
         list(map(len, signatures)),
         _transposed("owner_signatures", numbered),
+    )
+    issues = [d.issues for d in documents]
+    cols["data_issues"] = _columns(
+        "data_issues",
+        keys,
+        list(map(len, issues)),
+        _transposed("data_issues", [_ISSUE_ROW(i) for each in issues for i in each]),
     )
     return {name: _table(name, cols[name]) for name in DATA_TABLES}

@@ -246,9 +246,28 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("signature_date", "DATE", "date signed"),
         *FILING_KEYS,
     ),
+    "data_issues": (
+        _c("accession_number", "VARCHAR", "filing"),
+        _c(
+            "table_name",
+            "VARCHAR",
+            "table of the value: transactions, holdings, owner_signatures or filings",
+        ),
+        _c("line_no", "INTEGER", "line_no of the row (signature_no of a signature; NULL: filings)"),
+        _c("is_derivative", "BOOLEAN", "Table II row (NULL outside transactions and holdings)"),
+        _c("field", "VARCHAR", "column of the value, e.g. shares"),
+        _c("raw_value", "VARCHAR", "the value's text as filed"),
+        _c("problem", "VARCHAR", "what is wrong with it and what was stored instead"),
+        *FILING_KEYS,
+    ),
     "rejects": (
         _c("accession_number", "VARCHAR", "filing (key)"),
-        _c("stage", "VARCHAR", "what failed: sgml, xml, ownership, load, dataset"),
+        _c(
+            "stage",
+            "VARCHAR",
+            "what failed: sgml, xml, ownership, validate (a value form4 cannot store as "
+            "given), load, crash (the process died on it), or dataset (a data set row)",
+        ),
         _c("reason", "VARCHAR", "why, in one line (dataset: starts with 'dataset:2024q3 ')"),
         _c(
             "raw",
@@ -275,6 +294,11 @@ TABLES: dict[str, tuple[Column, ...]] = {
             "byte offset of its gzip member in the pack (NULL: whole file)",
         ),
         _c("member_length", "BIGINT", "length in bytes of that gzip member"),
+        _c(
+            "form_type",
+            "VARCHAR",
+            "form type of the index row it was fetched by (NULL: fetched by an older form4)",
+        ),
     ),
     "ingest_days": (
         _c("day", "DATE", "index date (key with forms)"),
@@ -337,6 +361,23 @@ TABLES: dict[str, tuple[Column, ...]] = {
             "once whitespace is ignored)",
         ),
         _c("checked_at", "TIMESTAMP", "when form4 verify compared them, UTC"),
+    "in_flight": (
+        _c("accession_number", "VARCHAR", "filing (key)"),
+        _c("day", "DATE", "index date it was listed in"),
+        _c(
+            "attempts",
+            "INTEGER",
+            "runs that began parsing it; a row outlives its batch only when the run died",
+        ),
+        _c("started_at", "TIMESTAMP", "when the last of those runs began, UTC"),
+    ),
+    "index_problems": (
+        _c("index_path", "VARCHAR", "the index file, e.g. daily-index/2026/QTR1/form.20260202.idx"),
+        _c("line_no", "INTEGER", "line number in the file, from 1 (key with index_path)"),
+        _c("problem", "VARCHAR", "why the line was skipped"),
+        _c("line", "VARCHAR", "the line as read (its first 300 characters)"),
+        _c("line_length", "INTEGER", "the line's length in characters"),
+        _c("seen_at", "TIMESTAMP", "when the index was last read, UTC"),
     ),
     "failed_accessions": (
         _c("accession_number", "VARCHAR", "filing (key)"),
@@ -369,6 +410,7 @@ DATA_TABLES = (
     "transaction_footnotes",
     "holding_footnotes",
     "owner_signatures",
+    "data_issues",
 )
 STATE_TABLES = (
     "rejects",
@@ -379,6 +421,8 @@ STATE_TABLES = (
     "feed_entries",
     "dataset_quarters",
     "source_differences",
+    "in_flight",
+    "index_problems",
 )
 
 _ARROW_TYPES: dict[str, pa.DataType] = {

@@ -50,10 +50,15 @@ def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO
             what = "no index (no filings)" if day.status == "no_index" else "index not out yet"
             out.write(f"  {day.day}: {what}\n")
             continue
+        problems = (
+            f", {day.index_problems} index lines unreadable (see index_problems)"
+            if day.index_problems
+            else ""
+        )
         out.write(
             f"  {day.day}: {day.status}; {day.index_entries} filings listed, "
             f"{day.already_loaded} already held, {b.fetched} fetched, {b.loaded} loaded, "
-            f"{b.rejected} rejected, {b.failed} failed\n"
+            f"{b.rejected} rejected, {b.failed} failed{problems}\n"
         )
     out.write(
         f"  total: {totals.loaded} loaded, {totals.rejected} rejected, {totals.failed} failed "

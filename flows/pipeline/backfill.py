@@ -18,7 +18,7 @@ from datetime import date
 import httpx
 
 from form4.flows.config import Settings
-from form4.flows.edgar.endpoints import fetch_json, fetch_quarterly_index
+from form4.flows.edgar.endpoints import fetch_json, fetch_quarterly_index, quarterly_index_path
 from form4.flows.pipeline.ingest import (
     BatchResult,
     DayResult,
@@ -26,12 +26,13 @@ from form4.flows.pipeline.ingest import (
     ingest_day,
     ingest_entries,
     load_new,
+    record_index_problems,
 )
 from form4.flows.pipeline.progress import ProgressSink, QuietDays
 from form4.parsers.errors import FetchError, ParseError
-from form4.parsers.index import ownership_entries, parse_index
+from form4.parsers.index import ownership_entries, read_index
 from form4.parsers.records import IndexEntry
-from form4.parsers.submissions import parse_submissions_json
+from form4.parsers.submissions import read_submissions_json
 from form4.warehouse.db import Warehouse
 from form4.warehouse.raw import RawStore
 
@@ -101,9 +102,12 @@ def backfill_range(
                     quiet.day(day, results[-1].index_entries)
             continue
         try:
-            entries = ownership_entries(parse_index(data), settings.forms)
+            rows, problems = read_index(data)
         except ParseError as exc:
             raise FetchError(f"{quarter}: the quarterly index could not be read: {exc}") from exc
+        assert quarter is not None  # data came from the quarterly index
+        record_index_problems(warehouse, quarterly_index_path(*quarter), problems)
+        entries = ownership_entries(rows, settings.forms)
         by_day: dict[date, list[IndexEntry]] = {}
         for entry in entries:
             by_day.setdefault(entry.date_filed, []).append(entry)
@@ -141,9 +145,11 @@ def cik_entries(cik: str, *, settings: Settings, client: httpx.Client) -> list[I
             log.warning("%s: missing page, skipped", url)
             continue
         try:
-            found, pages = parse_submissions_json(data, cik=padded, forms=settings.forms)
+            found, pages, problems = read_submissions_json(data, cik=padded, forms=settings.forms)
         except ParseError as exc:
             raise FetchError(f"{url}: {exc}") from exc
+        for problem in problems:
+            log.warning("%s row %d skipped: %s", url, problem.line_no, problem.problem)
         if first:
             pending.extend(f"{base}/submissions/{name}" for name in pages)
             first = False

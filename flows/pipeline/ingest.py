@@ -11,23 +11,27 @@ filings that cannot be parsed go to ``rejects`` with their raw bytes. The Prefec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from form4.flows.config import Settings
-from form4.flows.edgar.endpoints import fetch_daily_index, fetch_submission
+from form4.flows.edgar.endpoints import daily_index_path, fetch_daily_index, fetch_submission
+from form4.flows.pipeline import quarantine
 from form4.flows.pipeline.progress import ProgressSink
 from form4.parsers.errors import BlockedError, FetchError, ParseError
-from form4.parsers.index import ownership_entries, parse_index
+from form4.parsers.index import ownership_entries, read_index
 from form4.parsers.ownership import is_known_schema_version, parse_ownership
-from form4.parsers.records import IndexEntry, ParsedFiling
+from form4.parsers.records import DataIssue, IndexEntry, IndexProblem, ParsedFiling
 from form4.parsers.sgml import parse_submission
+from form4.warehouse.batch import PreparedBatch, merge_batches, prepare_batch
 from form4.warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
 from form4.warehouse.raw import RawPack, RawStore, sha256
 from form4.warehouse.rows import check_filing
@@ -43,7 +47,9 @@ __all__ = [
     "load_new",
     "parse_raw",
     "process_entries",
+    "record_index_problems",
     "retry_failed",
+    "unexpected",
 ]
 
 log = logging.getLogger("form4.ingest")
@@ -111,10 +117,18 @@ class DayResult:
     index_entries: int = 0
     already_loaded: int = 0
     batch: BatchResult = field(default_factory=BatchResult)
+    index_problems: int = 0  # lines of the index skipped as unreadable (table index_problems)
 
 
-def parse_raw(data: bytes, settings: Settings, accession_number: str | None = None) -> ParsedFiling:
-    """Submission bytes -> a checked ``ParsedFiling``, or ``ParseError``."""
+def parse_raw(
+    data: bytes,
+    settings: Settings,
+    accession_number: str | None = None,
+    form_type: str | None = None,
+) -> ParsedFiling:
+    """Submission bytes -> a checked ``ParsedFiling``, or ``ParseError``. ``accession_number``
+    and ``form_type`` are the index's, when known: a submission that contradicts them is
+    rejected. So is one without a filing date."""
     submission = parse_submission(data, max_bytes=settings.max_submission_bytes)
     header = submission.header
     if accession_number is not None and header.accession_number != accession_number:
@@ -123,23 +137,45 @@ def parse_raw(data: bytes, settings: Settings, accession_number: str | None = No
             f"the index says {accession_number}",
             stage="sgml",
         )
-    filing = ParsedFiling(header, parse_ownership(submission.xml, max_bytes=settings.max_xml_bytes))
+    if form_type is not None and header.form_type != form_type.strip().upper():
+        raise ParseError(
+            f"the submission says form {header.form_type}, the index says {form_type}",
+            stage="validate",
+        )
+    if header.filing_date is None:
+        raise ParseError("no filing date (FILED AS OF DATE) in the header", stage="sgml")
+    document = parse_ownership(submission.xml, max_bytes=settings.max_xml_bytes)
+    if document.document_type != header.form_type:
+        issue = DataIssue(
+            "filings",
+            None,
+            None,
+            "document_type",
+            document.document_type,
+            f"documentType differs from the submission type {header.form_type}: kept as filed",
+        )
+        document = replace(document, issues=(*document.issues, issue))
+    filing = ParsedFiling(header, document)
     check_filing(filing)
     return filing
 
 
 @dataclass(frozen=True, slots=True)
-class _Outcome:
+class _Fetched:
     entry: IndexEntry
-    filing: ParsedFiling | None = None
-    reject: Reject | None = None
+    data: bytes | None = None
     raw_document: RawDocument | None = None
     failure: FailedFetch | None = None
 
 
-def _fetch_and_parse(
-    entry: IndexEntry, *, settings: Settings, client: httpx.Client, pack: RawPack
-) -> _Outcome:
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    fetched: _Fetched
+    filing: ParsedFiling | None = None
+    reject: Reject | None = None
+
+
+def _fetch(entry: IndexEntry, *, client: httpx.Client, pack: RawPack) -> _Fetched:
     acc = entry.accession_number
     day = entry.date_filed
     try:
@@ -148,7 +184,7 @@ def _fetch_and_parse(
         raise
     except FetchError as exc:
         failure = FailedFetch(acc, day, entry.cik, entry.filename, entry.form_type, str(exc))
-        return _Outcome(entry, failure=failure)
+        return _Fetched(entry, failure=failure)
     where = pack.put(acc, data)
     raw_document = RawDocument(
         acc,
@@ -160,13 +196,34 @@ def _fetch_and_parse(
         utcnow(),
         where.offset,
         where.length,
+        entry.form_type or None,
     )
-    try:
-        filing = parse_raw(data, settings, acc)
+    return _Fetched(entry, data, raw_document)
+
+
+def _reject(accession: str, exc: ParseError, data: bytes) -> Reject:
+    return Reject(accession, exc.stage, str(exc).splitlines()[0][:1000], data, utcnow())
+
+
+def _parse(fetched: _Fetched, settings: Settings) -> _Outcome:
+    entry, data = fetched.entry, fetched.data
+    assert data is not None
+    acc = entry.accession_number
+    if quarantine.fault_point is not None:
+        quarantine.fault_point(acc, data)
+    try:  # the index's form type (a retried failure has its own; a CIK backfill's is JSON's)
+        filing = parse_raw(data, settings, acc, entry.form_type or None)
     except ParseError as exc:
-        reject = Reject(acc, exc.stage, str(exc).splitlines()[0][:1000], data, utcnow())
-        return _Outcome(entry, reject=reject, raw_document=raw_document)
-    return _Outcome(entry, filing=filing, raw_document=raw_document)
+        return _Outcome(fetched, reject=_reject(acc, exc, data))
+    except Exception as exc:  # a parser bug met by one filing is that filing's reject
+        log.warning("%s: unexpected error while parsing", acc, exc_info=True)
+        return _Outcome(fetched, reject=_reject(acc, unexpected(exc), data))
+    return _Outcome(fetched, filing=filing)
+
+
+def unexpected(exc: Exception) -> ParseError:
+    """An error no parser rule raised on purpose, as the reject it makes (stage ownership)."""
+    return ParseError(f"unexpected {type(exc).__name__} while parsing: {exc}", stage="ownership")
 
 
 def open_warehouse(settings: Settings) -> Warehouse:
@@ -182,9 +239,116 @@ def open_warehouse(settings: Settings) -> Warehouse:
     )
 
 
-def _chunks(items: Sequence[IndexEntry], size: int) -> Iterable[Sequence[IndexEntry]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+# A batch also ends once its submissions hold this many bytes, so memory does not grow with
+# FORM4_BATCH_SIZE when a day holds large submissions (each may reach FORM4_MAX_SUBMISSION_BYTES).
+BATCH_BYTES = 64 << 20
+
+
+def _fetched_batches(
+    entries: Sequence[IndexEntry],
+    size: int,
+    pool: ThreadPoolExecutor,
+    fetch: Callable[[IndexEntry], _Fetched],
+    window: int,
+) -> Iterator[list[_Fetched]]:
+    """The entries fetched, in order, in batches of ``size`` or ``BATCH_BYTES``, whichever
+    comes first. At most ``window`` fetches run ahead of the batch being handed out, so they
+    go on while the caller parses and loads it."""
+    todo = iter(entries)
+    ahead: deque[Future[_Fetched]] = deque()
+    batch: list[_Fetched] = []
+    held = 0
+
+    def fill() -> None:
+        while len(ahead) < window and (entry := next(todo, None)) is not None:
+            ahead.append(pool.submit(fetch, entry))
+
+    try:
+        fill()
+        while ahead:
+            fetched = ahead.popleft().result()
+            batch.append(fetched)
+            held += len(fetched.data) if fetched.data is not None else 0
+            fill()
+            if len(batch) >= size or held >= BATCH_BYTES:
+                yield batch
+                batch, held = [], 0
+        if batch:
+            yield batch
+    finally:
+        for future in ahead:  # a block or an error: nothing more is fetched
+            future.cancel()
+
+
+# A filing left in flight by this many runs (the last one parsing it alone) is rejected
+# without being parsed again.
+MAX_ATTEMPTS = 2
+
+
+def _prepare(outcomes: Sequence[_Outcome], raw_docs: Sequence[RawDocument]) -> _Prepared:
+    """The batch's Arrow tables. Should the conversion of the whole batch fail, each filing
+    is converted alone and the ones that fail are rejected (stage ``load``): one filing's
+    value must not cost the batch."""
+    filings = [o.filing for o in outcomes if o.filing is not None]
+    rejects = [o.reject for o in outcomes if o.reject is not None]
+    try:
+        batch = prepare_batch(filings, rejects=rejects, raw_documents=raw_docs)
+        return _Prepared(batch, filings, rejects)
+    except Exception:
+        log.warning("a batch could not be converted as a whole: converting its filings alone")
+    kept: list[ParsedFiling] = []
+    for outcome in outcomes:
+        if outcome.filing is None:
+            continue
+        try:
+            prepare_batch([outcome.filing])
+        except Exception as exc:
+            assert outcome.fetched.data is not None
+            why = ParseError(f"could not be converted: {type(exc).__name__}: {exc}", stage="load")
+            rejects.append(
+                _reject(outcome.filing.header.accession_number, why, outcome.fetched.data)
+            )
+        else:
+            kept.append(outcome.filing)
+    return _Prepared(prepare_batch(kept, rejects=rejects, raw_documents=raw_docs), kept, rejects)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    batch: PreparedBatch
+    filings: list[ParsedFiling]
+    rejects: list[Reject]
+
+
+def _parse_suspects(
+    fetched: Sequence[_Fetched], attempts: dict[str, int], settings: Settings
+) -> tuple[list[PreparedBatch], list[str], int]:
+    """Filings a dead run left in flight: rejected unparsed after ``MAX_ATTEMPTS`` runs,
+    else parsed one at a time in a child process (``flows.pipeline.quarantine``). Returns
+    their Arrow tables, the reject reasons and how many loaded."""
+    batches: list[PreparedBatch] = []
+    reasons: list[str] = []
+    alone: list[quarantine.Suspect] = []
+    for f in fetched:
+        acc = f.entry.accession_number
+        assert f.data is not None
+        if attempts.get(acc, 0) >= MAX_ATTEMPTS:
+            why = (
+                f"{attempts[acc]} runs died while this filing was being parsed or loaded; "
+                "it is not parsed again"
+            )
+            batches.append(prepare_batch([], rejects=[quarantine.crash_reject(acc, f.data, why)]))
+            reasons.append(f"{acc}: crash: {why}")
+        else:
+            alone.append(quarantine.Suspect(acc, f.entry.form_type, f.data))
+    loaded = 0
+    for suspect, parsed in zip(alone, quarantine.parse_alone(alone, settings), strict=True):
+        batches.append(parsed.batch)
+        if parsed.reject_reason is None:
+            loaded += 1
+        else:
+            reasons.append(f"{suspect.accession_number}: {parsed.reject_reason}")
+    return batches, reasons, loaded
 
 
 @contextmanager
@@ -211,48 +375,78 @@ def process_entries(
 ) -> BatchResult:
     """Fetch, keep, parse and load ``entries`` in batches of ``settings.batch_size``. The raw
     copies go into one pack, synced before each batch's rows are committed. ``progress``
-    learns the number of entries first, then each one as its fetch ends."""
+    learns the number of entries first, then each one as its fetch ends.
+
+    Each batch's accessions are recorded in ``in_flight`` before they are parsed, and the
+    batch's load removes them. Entries a dead run left there are parsed last, one at a time
+    in a child process, so a filing that kills the process is rejected (stage ``crash``)
+    instead of killing this run too (``flows.pipeline.quarantine``)."""
     total = BatchResult()
     if progress is not None and entries:
         progress.add_total(len(entries))
-
-    def fetch(entry: IndexEntry) -> _Outcome:
-        outcome = _fetch_and_parse(entry, settings=settings, client=client, pack=pack)
-        if progress is not None:
-            progress.advance(1)
-        return outcome
-
+    attempts = warehouse.in_flight(e.accession_number for e in entries)
+    ordinary = [e for e in entries if e.accession_number not in attempts]
+    suspects = [e for e in entries if e.accession_number in attempts]
+    if suspects:
+        log.warning(
+            "%d filings were being parsed or loaded when an earlier run died: each is parsed "
+            "alone in a child process",
+            len(suspects),
+        )
     with (
         closing(raw.pack()) as pack,
         ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool,
         _cancelled_on_interrupt(pool),
     ):
-        for batch in _chunks(entries, settings.batch_size):
-            outcomes = list(pool.map(fetch, batch))
-            result = BatchResult()
-            filings = [o.filing for o in outcomes if o.filing is not None]
-            rejects = [o.reject for o in outcomes if o.reject is not None]
-            raw_docs = [o.raw_document for o in outcomes if o.raw_document is not None]
-            failures = [o.failure for o in outcomes if o.failure is not None]
+
+        def fetch(entry: IndexEntry) -> _Fetched:
+            fetched = _fetch(entry, client=client, pack=pack)
+            if progress is not None:
+                progress.advance(1)
+            return fetched
+
+        size, window = settings.batch_size, settings.concurrency
+        batches = chain(
+            ((b, False) for b in _fetched_batches(ordinary, size, pool, fetch, window)),
+            ((b, True) for b in _fetched_batches(suspects, size, pool, fetch, window)),
+        )
+        for fetched, suspect in batches:
+            got = [f for f in fetched if f.raw_document is not None]
+            raw_docs = [f.raw_document for f in got if f.raw_document is not None]
+            failures = [f.failure for f in fetched if f.failure is not None]
             pack.sync()  # the rows below point into the pack: its bytes go to disk first
+            warehouse.mark_in_flight([(f.entry.accession_number, f.entry.date_filed) for f in got])
+            result = BatchResult()
+            if suspect:
+                parts, reasons, loaded = _parse_suspects(got, attempts, settings)
+                parts.append(prepare_batch([], raw_documents=raw_docs))
+                prepared = merge_batches(parts)
+                result.loaded = loaded
+                result.reject_reasons = reasons
+            else:
+                outcomes = [_parse(f, settings) for f in got]  # while the next fetches run
+                made = _prepare(outcomes, raw_docs)
+                prepared = made.batch
+                result.loaded = len(made.filings)
+                result.unknown_schema = sum(
+                    1
+                    for f in made.filings
+                    if not is_known_schema_version(
+                        f.document.document_type, f.document.schema_version
+                    )
+                )
+                result.price_range_unusable = sum(
+                    t.price_range_unusable for f in made.filings for t in f.document.transactions
+                )
+                result.reject_reasons = [
+                    f"{r.accession_number}: {r.stage}: {r.reason}" for r in made.rejects
+                ]
             with warehouse.connection():  # the file is held only for these writes
-                warehouse.load_batch(filings, rejects=rejects, raw_documents=raw_docs)
+                warehouse.load_prepared(prepared)
                 warehouse.record_failures(failures)
             result.fetched = len(raw_docs)
-            result.loaded = len(filings)
-            result.unknown_schema = sum(
-                1
-                for f in filings
-                if not is_known_schema_version(f.document.document_type, f.document.schema_version)
-            )
-            result.price_range_unusable = sum(
-                t.price_range_unusable for f in filings for t in f.document.transactions
-            )
-            result.rejected = len(rejects)
+            result.rejected = len(result.reject_reasons)
             result.failed = len(failures)
-            result.reject_reasons = [
-                f"{r.accession_number}: {r.stage}: {r.reason}" for r in rejects
-            ]
             for reason in result.reject_reasons:
                 log.warning("rejected %s", reason)
             if on_batch is not None:
@@ -285,12 +479,13 @@ def ingest_day(
         )
         return DayResult(day, status)
     try:
-        entries = ownership_entries(parse_index(data), settings.forms)
+        rows, problems = read_index(data)
     except ParseError as exc:
         raise FetchError(f"{day}: the daily index could not be read: {exc}") from exc
-    return ingest_entries(
+    record_index_problems(warehouse, daily_index_path(day), problems)
+    result = ingest_entries(
         day,
-        entries,
+        ownership_entries(rows, settings.forms),
         settings=settings,
         client=client,
         warehouse=warehouse,
@@ -298,6 +493,19 @@ def ingest_day(
         on_batch=on_batch,
         progress=progress,
     )
+    result.index_problems = len(problems)
+    return result
+
+
+def record_index_problems(
+    warehouse: Warehouse, index_path: str, problems: Sequence[IndexProblem]
+) -> None:
+    """Keep an index file's unreadable lines in ``index_problems`` (skipped, the rest of the
+    file loads) and log them."""
+    path = index_path.lstrip("/").removeprefix("Archives/edgar/")
+    warehouse.record_index_problems(path, problems)
+    for problem in problems:
+        log.warning("%s line %d skipped: %s", path, problem.line_no, problem.problem)
 
 
 def load_new(

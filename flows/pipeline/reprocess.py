@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from form4.flows.config import Settings
-from form4.flows.pipeline.ingest import BatchResult, parse_raw
+from form4.flows.pipeline.ingest import BatchResult, parse_raw, unexpected
 from form4.flows.pipeline.workers import ordered_map
 from form4.parsers.errors import LoadError, ParseError
 from form4.parsers.records import ParsedFiling
@@ -51,7 +51,7 @@ class ReprocessResult:
 # The selection is written, numbered, to a Parquet file in a temporary directory and read a
 # batch at a time, so the process neither holds a list of every accession (about 80 bytes
 # each: 800 MB for ten million) nor the DuckDB file between the batches it writes.
-_LOCATION = "d.filing_date, d.path, d.member_offset, d.member_length"
+_LOCATION = "d.filing_date, d.path, d.member_offset, d.member_length, d.form_type"
 
 
 def _selection(
@@ -67,6 +67,11 @@ def _selection(
     if end is not None:
         where.append("d.filing_date <= ?")
         params.append(end)
+    # A filing the process died on (a reject of stage crash) is not parsed again: it could kill
+    # this run too. Delete its reject to try it again.
+    where.append(
+        "d.accession_number NOT IN (SELECT accession_number FROM rejects WHERE stage = 'crash')"
+    )
     if rejects_only:
         source = (
             f"SELECT j.accession_number, {_LOCATION} FROM rejects j "
@@ -76,8 +81,8 @@ def _selection(
         source = f"SELECT d.accession_number, {_LOCATION} FROM raw_documents d"
     # in filing-date order, and within a day in pack order: reads go through each pack once
     sql = (
-        "SELECT accession_number, path, member_offset, member_length FROM "
-        f"({source}) d {'WHERE ' + ' AND '.join(where) if where else ''} "
+        "SELECT accession_number, path, member_offset, member_length, form_type FROM "
+        f"({source}) d WHERE {' AND '.join(where)} "
         "ORDER BY filing_date NULLS LAST, path, member_offset, accession_number"
     )
     escaped = str(target).replace("'", "''")
@@ -86,14 +91,20 @@ def _selection(
     return int(pq.ParquetFile(target).metadata.num_rows)
 
 
-def _selected(selection: Path, size: int) -> Iterator[list[tuple[str, RawLocation | None]]]:
+def _selected(
+    selection: Path, size: int
+) -> Iterator[list[tuple[str, RawLocation | None, str | None]]]:
     """The selection ``size`` accessions at a time, with where their raw copy is (None: the
-    catalog has none)."""
+    catalog has none) and the index's form type (None: not recorded)."""
     for rows in pq.ParquetFile(selection).iter_batches(batch_size=size):
         yield [
-            (r["accession_number"], RawLocation(r["path"], r["member_offset"], r["member_length"]))
-            if r["path"]
-            else (r["accession_number"], None)
+            (
+                r["accession_number"],
+                RawLocation(r["path"], r["member_offset"], r["member_length"])
+                if r["path"]
+                else None,
+                r["form_type"],
+            )
             for r in rows.to_pylist()
         ]
 
@@ -110,8 +121,9 @@ def _rejected_bytes(accessions: Sequence[str], warehouse: Warehouse) -> dict[str
     return {r[0]: bytes(r[1]) for r in rows}
 
 
-# What a worker gets for one filing: where its raw copy is, or (from the rejects table) the bytes
-_Item = tuple[str, RawLocation | bytes]
+# What a worker gets for one filing: where its raw copy is, or (from the rejects table) the
+# bytes; and the form type its index row gave
+_Item = tuple[str, RawLocation | bytes, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,17 +144,18 @@ def parse_batch(items: Sequence[_Item], settings: Settings, raw: RawStore) -> _P
     rejects: list[Reject] = []
     unreadable: list[str] = []
     with collector_paused():
-        for accession, source in items:
+        for accession, source, form_type in items:
             try:
                 data = source if isinstance(source, bytes) else raw.read(source, accession)
             except LoadError as exc:
                 unreadable.append(f"{accession}: {exc}")
                 continue
             try:
-                filings.append(parse_raw(data, settings, accession))
-            except ParseError as exc:
-                reason = str(exc).splitlines()[0][:1000]
-                rejects.append(Reject(accession, exc.stage, reason, data, utcnow()))
+                filings.append(parse_raw(data, settings, accession, form_type))
+            except Exception as exc:  # ParseError, or a parser bug met by this filing alone
+                why = exc if isinstance(exc, ParseError) else unexpected(exc)
+                reason = str(why).splitlines()[0][:1000]
+                rejects.append(Reject(accession, why.stage, reason, data, utcnow()))
         batch = prepare_batch(filings, rejects=rejects)
     return _Parsed(
         batch,
@@ -158,26 +171,24 @@ def _raw_batches(
     """The selection a batch at a time: each filing's raw copy, or its bytes in the rejects
     table when the copy is gone; counts filings that have neither."""
     for chunk in _selected(selection, size):
-        items: list[_Item | str] = []
+        batch: list[_Item] = []
+        gone: list[tuple[str, str | None]] = []  # copy gone: the rejects table may hold it
         # looked up per file, not per document (a pack holds a day); per batch, so a store of
         # a file per filing (before packs) does not fill it
         present: dict[str, bool] = {}
-        for accession, where in chunk:
+        for accession, where, form_type in chunk:
             if where is not None:
                 found = present.get(where.path)
                 if found is None:
                     found = present[where.path] = raw.exists(where)
                 if found:
-                    items.append((accession, where))
+                    batch.append((accession, where, form_type))
                     continue
-            items.append(accession)  # its copy is gone: the rejects table may hold its bytes
-        stored = _rejected_bytes([i for i in items if isinstance(i, str)], warehouse)
-        batch: list[_Item] = []
-        for item in items:
-            if not isinstance(item, str):
-                batch.append(item)
-            elif item in stored:
-                batch.append((item, stored[item]))
+            gone.append((accession, form_type))
+        stored = _rejected_bytes([accession for accession, _ in gone], warehouse)
+        for accession, form_type in gone:
+            if accession in stored:
+                batch.append((accession, stored[accession], form_type))
             else:
                 result.missing_raw += 1
         yield batch
