@@ -370,7 +370,8 @@ class Warehouse:
         because the process died on them (stage ``crash``): parsing one again could kill the
         run again. Nor data set rejects: a data set row is no fetched copy."""
         return self._among(
-            accessions, "SELECT accession_number FROM rejects WHERE stage NOT IN ('dataset', 'crash')"
+            accessions,
+            "SELECT accession_number FROM rejects WHERE stage NOT IN ('dataset', 'crash')",
         )
 
     def in_flight(self, accessions: Iterable[str]) -> dict[str, int]:

@@ -361,6 +361,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
             "once whitespace is ignored)",
         ),
         _c("checked_at", "TIMESTAMP", "when form4 verify compared them, UTC"),
+    ),
     "in_flight": (
         _c("accession_number", "VARCHAR", "filing (key)"),
         _c("day", "DATE", "index date it was listed in"),
