@@ -5,7 +5,9 @@ A company's or a person's submissions file lists its recent filings as parallel 
 pages under ``filings.files``; each page holds the same arrays at its top level.
 ``parse_submissions_json`` returns the filings of the wanted forms as ``IndexEntry`` records
 (so a CIK backfill runs through the same fetch path as a day's index) and the page names to
-fetch next. Pure. Neighbours: ``parsers.index`` (the same records from daily indexes).
+fetch next. A row whose accession number is not ``NNNNNNNNNN-NN-NNNNNN`` (a path, a URL) is left
+out and described in ``skipped``: it never becomes a file name. Pure. Neighbours:
+``parsers.index`` (the same records from daily indexes), ``parsers.identifiers``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from form4.parsers.errors import ParseError
+from form4.parsers.identifiers import is_accession
 from form4.parsers.records import IndexEntry
 
 __all__ = ["parse_submissions_json"]
@@ -37,9 +40,11 @@ def _arrays(block: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def parse_submissions_json(
-    data: bytes, *, cik: str, forms: Collection[str]
+    data: bytes, *, cik: str, forms: Collection[str], skipped: list[str] | None = None
 ) -> tuple[list[IndexEntry], list[str]]:
-    """Entries of ``forms`` listed in one submissions JSON document, and the pages it names."""
+    """Entries of ``forms`` listed in one submissions JSON document, and the pages it names
+    (as given: the caller checks them). Rows with an invalid accession number are appended to
+    ``skipped`` (as a description) instead of being returned."""
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -50,7 +55,9 @@ def parse_submissions_json(
     if isinstance(filings, dict):  # the main file: recent arrays plus older pages
         block = filings.get("recent") or {}
         pages = [
-            f["name"] for f in filings.get("files") or [] if isinstance(f, dict) and "name" in f
+            str(f["name"])
+            for f in filings.get("files") or []
+            if isinstance(f, dict) and "name" in f
         ]
     else:  # a page: the arrays at the top level
         block, pages = doc, []
@@ -61,6 +68,10 @@ def parse_submissions_json(
     for accession, form, filed in _arrays(block):
         form = str(form).upper()
         if form not in wanted:
+            continue
+        if not is_accession(accession):
+            if skipped is not None:
+                skipped.append(f"invalid accession number {str(accession)[:200]!r}")
             continue
         try:
             day = date.fromisoformat(str(filed)[:10])

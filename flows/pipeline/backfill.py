@@ -18,7 +18,7 @@ from datetime import date
 import httpx
 
 from form4.flows.config import Settings
-from form4.flows.edgar.endpoints import fetch_json, fetch_quarterly_index
+from form4.flows.edgar.endpoints import fetch_json, fetch_quarterly_index, submissions_json_url
 from form4.flows.pipeline.ingest import (
     BatchResult,
     DayResult,
@@ -28,6 +28,7 @@ from form4.flows.pipeline.ingest import (
     load_new,
 )
 from form4.parsers.errors import FetchError, ParseError
+from form4.parsers.identifiers import is_cik
 from form4.parsers.index import ownership_entries, parse_index
 from form4.parsers.records import IndexEntry
 from form4.parsers.submissions import parse_submissions_json
@@ -77,7 +78,11 @@ def backfill_range(
 ) -> list[DayResult]:
     results: list[DayResult] = []
     for quarter, days in plan_range(start, end, today):
-        data = fetch_quarterly_index(client, *quarter) if quarter is not None else None
+        data = (
+            fetch_quarterly_index(client, *quarter, max_bytes=settings.max_index_bytes)
+            if quarter is not None
+            else None
+        )
         if data is None:  # day by day (or the quarterly index is missing)
             for day in days:
                 results.append(
@@ -115,26 +120,41 @@ def backfill_range(
 
 
 def cik_entries(cik: str, *, settings: Settings, client: httpx.Client) -> list[IndexEntry]:
-    """Every ownership filing of ``settings.forms`` listed for ``cik``, each accession once."""
+    """Every ownership filing of ``settings.forms`` listed for ``cik``, each accession once.
+
+    Only ``submissions/CIK##########.json`` and the pages it names in EDGAR's own page-name
+    form are requested; a page named otherwise (a path, another host) and a row whose
+    accession number is not one are skipped with a warning, never fetched."""
     padded = cik.strip().zfill(10)
+    if not is_cik(padded):
+        raise FetchError(f"invalid CIK {cik!r} (up to 10 digits)")
     base = settings.data_url
-    pending = [f"{base}/submissions/CIK{padded}.json"]
+    pending = [submissions_json_url(base, f"CIK{padded}.json")]
     entries: dict[str, IndexEntry] = {}
     first = True
     while pending:
         url = pending.pop(0)
-        data = fetch_json(client, url)
+        data = fetch_json(client, url, max_bytes=settings.max_index_bytes)
         if data is None:
             if first:
                 raise FetchError(f"{url}: no submissions file for CIK {padded}")
             log.warning("%s: missing page, skipped", url)
             continue
+        skipped: list[str] = []
         try:
-            found, pages = parse_submissions_json(data, cik=padded, forms=settings.forms)
+            found, pages = parse_submissions_json(
+                data, cik=padded, forms=settings.forms, skipped=skipped
+            )
         except ParseError as exc:
             raise FetchError(f"{url}: {exc}") from exc
+        for bad in skipped:
+            log.warning("%s: %s; skipped", url, bad)
         if first:
-            pending.extend(f"{base}/submissions/{name}" for name in pages)
+            for name in pages:
+                try:
+                    pending.append(submissions_json_url(base, name))
+                except FetchError as exc:
+                    log.warning("%s: %s; skipped", url, exc)
             first = False
         for entry in found:
             entries.setdefault(entry.accession_number, entry)

@@ -137,7 +137,7 @@ def _fetch_and_parse(
     acc = entry.accession_number
     day = entry.date_filed
     try:
-        data = fetch_submission(client, entry)
+        data = fetch_submission(client, entry, max_bytes=settings.max_submission_bytes)
     except BlockedError:
         raise
     except FetchError as exc:
@@ -233,7 +233,7 @@ def ingest_day(
     on_batch: Callable[[BatchResult], None] | None = None,
 ) -> DayResult:
     """One EDGAR day end to end; safe to re-run (already-held filings are not fetched again)."""
-    data = fetch_daily_index(client, day)
+    data = fetch_daily_index(client, day, max_bytes=settings.max_index_bytes)
     if data is None:
         status = "pending" if day >= today else "no_index"
         warehouse.mark_day(day, settings.forms, status)
