@@ -11,6 +11,8 @@ exit code, never a traceback. Neighbours: ``flows.ingest_flow`` (the Prefect flo
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -18,7 +20,7 @@ from datetime import date
 from typing import NoReturn, TextIO
 
 from form4.flows.cli.output import open_read_only, require_warehouse
-from form4.flows.config import Settings, parse_date, parse_forms
+from form4.flows.config import Settings, check_day, check_text, parse_date, parse_forms
 from form4.parsers.errors import ConfigError, Form4Error
 
 __all__ = ["main"]
@@ -36,9 +38,26 @@ class _Parser(argparse.ArgumentParser):
 
 def _date_arg(text: str) -> date:
     try:
-        return parse_date(text)
+        return parse_date(check_text(text, "the date"))
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= 86400):
+        raise argparse.ArgumentTypeError(f"seconds {text!r} must be between 0 and 86400")
+    return value
+
+
+def _edgar_days(*days: tuple[str, date | None]) -> None:
+    """Days to fetch from EDGAR: 1993-01-01 (its first electronic filings) to tomorrow."""
+    for what, day in days:
+        if day is not None:
+            check_day(day, what)
 
 
 def _cik_arg(text: str) -> str:
@@ -153,11 +172,32 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="end", type=_date_arg, help="last filing day")
     _db_option(export)
 
-    sql = sub.add_parser("sql", help="run a SQL query against the warehouse and print the result")
-    sql.add_argument("query", help="SQL text")
+    sql = sub.add_parser(
+        "sql",
+        help="run a read-only SQL query against the warehouse and print the result",
+        description=(
+            "Runs one statement in a sandbox: no file access (COPY ... TO, EXPORT, ATTACH, "
+            "INSTALL/LOAD, read_csv of local files are refused), DuckDB's memory limit "
+            "($FORM4_DUCKDB_MEMORY_MB) and a time limit ($FORM4_SQL_TIMEOUT_S, --timeout). "
+            "--allow-files lifts the file restrictions and runs several statements, printing "
+            "each result."
+        ),
+    )
+    sql.add_argument("query", help="SQL text, or - to read it from standard input")
     _db_option(sql)
     sql.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="output format"
+    )
+    sql.add_argument(
+        "--allow-files",
+        action="store_true",
+        help="allow file access (COPY ... TO, read_csv, ...) and several statements",
+    )
+    sql.add_argument(
+        "--timeout",
+        type=_seconds_arg,
+        metavar="SECONDS",
+        help="interrupt the query after this long (default $FORM4_SQL_TIMEOUT_S or 60; 0: never)",
     )
 
     demo = sub.add_parser(
@@ -178,6 +218,7 @@ def _check_range(start: date | None, end: date | None) -> None:
 
 def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     _check_range(args.date, args.to)
+    _edgar_days(("--date", args.date), ("--to", args.to))
     settings = Settings.from_env(
         os.environ,
         user_agent=args.user_agent,
@@ -209,6 +250,7 @@ def _cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
     if args.end is not None and args.start is None:
         raise ConfigError("--to needs --from")
     _check_range(args.start, args.end)
+    _edgar_days(("--from", args.start), ("--to", args.end))
     settings = Settings.from_env(
         os.environ,
         user_agent=args.user_agent,
@@ -274,10 +316,11 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     )
 
     _check_range(args.date, args.to)
+    issuer = check_text(args.issuer, "--issuer")
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     con = open_read_only(settings.db_path)
     try:
-        report = build_report(con, args.issuer, args.date, args.to or args.date)
+        report = build_report(con, issuer, args.date, args.to or args.date)
     finally:
         con.close()
     render = {"text": render_text, "md": render_markdown, "json": render_json}[args.format]
@@ -291,10 +334,11 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.start is not None and args.end is not None and args.end < args.start:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
+    target = check_text(args.parquet, "--parquet")
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
     with open_warehouse(settings) as warehouse:
-        result = export_parquet(warehouse.con, args.parquet, start=args.start, end=args.end)
+        result = export_parquet(warehouse.con, target, start=args.start, end=args.end)
     out.write(
         f"form4: exported to {result.target}: {len(result.written)} partitions written "
         f"({result.rows_written} rows), {result.unchanged} unchanged, "
@@ -309,7 +353,16 @@ def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
     from form4.flows.cli.output import run_sql
 
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
-    run_sql(settings.db_path, args.query, args.format, out)
+    query = sys.stdin.read() if args.query == "-" else args.query
+    run_sql(
+        settings.db_path,
+        check_text(query, "the query"),
+        args.format,
+        out,
+        allow_files=args.allow_files,
+        memory_mb=settings.duckdb_memory_mb,
+        timeout_s=settings.sql_timeout_s if args.timeout is None else args.timeout,
+    )
     return 0
 
 
@@ -318,6 +371,11 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
     run_demo(args.db, os.environ, out)
     return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
@@ -338,7 +396,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         sys.stderr.write(f"form4: error: {exc}\n")
         return EXIT_USAGE
     except Form4Error as exc:
-        sys.stderr.write(f"form4: error: {exc}\n")
+        sys.stderr.write(f"form4: error: {_first_line(exc)}\n")
+        return EXIT_ERROR
+    except OSError as exc:  # a full disk, a read-only or missing directory: one line, no trace
+        what = "no space left on device" if exc.errno == errno.ENOSPC else "file system error"
+        sys.stderr.write(f"form4: error: {what}: {exc}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("form4: interrupted\n")

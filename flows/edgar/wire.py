@@ -67,13 +67,22 @@ def deadline_left() -> float | None:
     return None if at is None else at - time.monotonic()
 
 
+_DEADLINE_PASSED = "the request's overall deadline (FORM4_DEADLINE_S) passed"
+
+
 def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     left = deadline_left()
     if left is None:
         return timeout
     if left <= 0:
-        raise error("the request's overall deadline (FORM4_DEADLINE_S) passed")
+        raise error(_DEADLINE_PASSED)
     return left if timeout is None else min(timeout, left)
+
+
+def _named(exc: Exception, error: type[Exception]) -> Exception:
+    """A socket timeout that the deadline caused says so."""
+    left = deadline_left()
+    return error(_DEADLINE_PASSED) if left is not None and left <= 0.01 else exc
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -81,10 +90,16 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        try:
+            return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        except httpcore.ReadTimeout as exc:
+            raise _named(exc, httpcore.ReadTimeout) from None
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        try:
+            self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        except httpcore.WriteTimeout as exc:
+            raise _named(exc, httpcore.WriteTimeout) from None
 
     def close(self) -> None:
         self._inner.close()
@@ -242,7 +257,7 @@ def read_body(
                 parts.append(data[: HEAD_BYTES - kept])
         left = deadline_left()
         if left is not None and left <= 0:  # transports whose sockets do not check it
-            raise httpx.ReadTimeout("the request's overall deadline (FORM4_DEADLINE_S) passed")
+            raise httpx.ReadTimeout(_DEADLINE_PASSED)
     decoder.finish()
     return Body(b"".join(parts), size)
 
