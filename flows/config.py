@@ -270,8 +270,8 @@ class Settings:
             retry_cap_s=_float(env, "FORM4_RETRY_CAP_S", 60.0, minimum=0.0, maximum=86400),
             timeout_s=timeout_s,
             deadline_s=_float(env, "FORM4_DEADLINE_S", 4 * timeout_s, minimum=0.1, maximum=86400.0),
-            concurrency=_int(env, "FORM4_CONCURRENCY", 8, minimum=1, maximum=256),
-            batch_size=_int(env, "FORM4_BATCH_SIZE", 250, minimum=1, maximum=100_000),
+            concurrency=_int(env, "FORM4_CONCURRENCY", 8, minimum=1, maximum=64),
+            batch_size=_int(env, "FORM4_BATCH_SIZE", 250, minimum=1, maximum=10_000),
             reprocess_batch_size=_int(
                 env, "FORM4_REPROCESS_BATCH_SIZE", 5000, minimum=1, maximum=1_000_000
             ),

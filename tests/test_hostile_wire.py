@@ -29,6 +29,7 @@ from form4.flows.edgar.endpoints import (
 from form4.flows.edgar.wire import ResponseTooLarge
 from form4.flows.ingest_flow import run_ingest
 from form4.flows.pipeline.backfill import backfill_cik
+from form4.flows.pipeline.ingest import process_entries
 from form4.parsers.errors import FetchError
 from form4.parsers.records import IndexEntry
 from form4.warehouse.db import Warehouse
@@ -291,3 +292,34 @@ def test_a_redirect_on_the_same_host_is_still_followed(tmp_path: Path) -> None:
             assert client.get("/Archives/a.txt").content == b"moved here"
             with pytest.raises(FetchError, match="another host"):
                 client.get("/Archives/c.txt")  # another scheme and port
+
+
+def test_a_batch_holding_too_many_raw_bytes_is_loaded_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards against memory growing with the batch size times the documents' size (a batch
+    of large submissions held whole until its one load)."""
+    subs = day_submissions()
+    budget = 3 * max(len(s) for s in subs)
+    monkeypatch.setattr("form4.flows.pipeline.ingest.BATCH_BYTES", budget)
+    parts: list[int] = []
+    with HostileEdgar(build_day(DAY, subs)) as server:
+        settings = hostile_settings(server, tmp_path, FORM4_BATCH_SIZE="10000")
+        with build_client(settings) as client, Warehouse(settings.db_path) as wh:
+            entries = [
+                IndexEntry("4", "X", h.ciks[0], DAY, "", h.accession)
+                for h in (read_header(s) for s in subs)
+            ]
+            result = process_entries(
+                entries,
+                settings=settings,
+                client=client,
+                warehouse=wh,
+                raw=RawStore(settings.raw_root),
+                on_batch=lambda b: parts.append(b.fetched),
+            )
+    assert result.fetched == len(subs) and sum(parts) == len(subs)
+    assert len(parts) >= len(subs) // 4  # each part held about three documents' bytes
+    assert {r[0] for r in snapshot(settings.db_path)["filings"]} | {MALFORMED} >= {
+        read_header(s).accession for s in subs if read_header(s).form_type in ("4", "4/A")
+    }

@@ -11,8 +11,9 @@ filings that cannot be parsed go to ``rejects`` with their raw bytes. The Prefec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -47,6 +48,10 @@ __all__ = [
 
 log = logging.getLogger("form4.ingest")
 EASTERN = ZoneInfo("America/New_York")
+# Raw bytes a batch may hold (documents waiting for the pack, rejects' copies) before it is
+# loaded early, as its own transaction: memory stays bounded however large the batch or the
+# documents. Beyond this, a run holds at most concurrency + 2 fetched documents.
+BATCH_BYTES = 256 * 1024 * 1024
 
 
 def eastern_today(now: datetime | None = None) -> date:
@@ -130,6 +135,42 @@ class _Outcome:
     raw_document: RawDocument | None = None
     failure: FailedFetch | None = None
 
+    @property
+    def held_bytes(self) -> int:
+        """Raw bytes this outcome keeps in memory until its batch is loaded."""
+        size = self.raw_document.size if self.raw_document is not None else 0
+        return size + (len(self.reject.raw) if self.reject is not None else 0)
+
+
+def _bounded(
+    pool: ThreadPoolExecutor,
+    work: Callable[[IndexEntry], _Outcome],
+    batch: Sequence[IndexEntry],
+    *,
+    ahead: int,
+    budget: int,
+) -> Iterator[list[_Outcome]]:
+    """The batch's outcomes in order, at most ``ahead`` fetches started and not yet consumed,
+    in parts that hold at most about ``budget`` raw bytes each."""
+    todo = iter(batch)
+    pending: deque[Future[_Outcome]] = deque(
+        pool.submit(work, e) for _, e in zip(range(ahead), todo, strict=False)
+    )
+    part: list[_Outcome] = []
+    held = 0
+    while pending:
+        outcome = pending.popleft().result()
+        following = next(todo, None)
+        if following is not None:
+            pending.append(pool.submit(work, following))
+        part.append(outcome)
+        held += outcome.held_bytes
+        if held >= budget:
+            yield part
+            part, held = [], 0
+    if part:
+        yield part
+
 
 def _fetch_and_parse(
     entry: IndexEntry, *, settings: Settings, client: httpx.Client, pack: RawPack
@@ -189,13 +230,18 @@ def process_entries(
         closing(raw.pack()) as pack,
         ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool,
     ):
-        for batch in _chunks(entries, settings.batch_size):
-            outcomes = list(
-                pool.map(
-                    lambda e: _fetch_and_parse(e, settings=settings, client=client, pack=pack),
-                    batch,
-                )
+        parts = (
+            part
+            for batch in _chunks(entries, settings.batch_size)
+            for part in _bounded(
+                pool,
+                lambda e: _fetch_and_parse(e, settings=settings, client=client, pack=pack),
+                batch,
+                ahead=settings.concurrency + 2,
+                budget=BATCH_BYTES,
             )
+        )
+        for outcomes in parts:
             result = BatchResult()
             filings = [o.filing for o in outcomes if o.filing is not None]
             rejects = [o.reject for o in outcomes if o.reject is not None]
