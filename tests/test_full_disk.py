@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 from form4.flows.cli.main import main
+from form4.flows.config import Settings
+from form4.flows.edgar.client import build_client
+from form4.flows.edgar.endpoints import fetch_to_file
 from form4.flows.ingest_flow import run_ingest
 from form4.warehouse.parquet import FILE_NAME
 from tests.edgar_server import FaultyEdgar
@@ -137,3 +140,19 @@ def test_the_next_export_removes_the_temporary_files_of_an_interrupted_one(
     capsys.readouterr()
     assert not leftover.exists()
     assert unrelated.read_text() == "mine"  # only form4's own temporary files go
+
+
+def test_a_download_to_a_full_disk_leaves_neither_the_file_nor_a_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards against a half-written download (or its hidden temporary file) left behind."""
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with FaultyEdgar({"Archives/big.zip": b"PK" * 100_000}) as server:
+        settings = Settings.from_env({"SEC_USER_AGENT": "t t@t.example"}, edgar_url=server.base_url)
+        monkeypatch.setattr("form4.flows.edgar.endpoints.os.fsync", full)
+        with build_client(settings) as client, pytest.raises(OSError, match="No space"):
+            fetch_to_file(client, "/Archives/big.zip", tmp_path / "big.zip", max_bytes=1 << 20)
+    assert list(tmp_path.iterdir()) == []

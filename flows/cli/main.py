@@ -399,8 +399,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         sys.stderr.write(f"form4: error: {_first_line(exc)}\n")
         return EXIT_ERROR
     except OSError as exc:  # a full disk, a read-only or missing directory: one line, no trace
-        what = "no space left on device" if exc.errno == errno.ENOSPC else "file system error"
-        sys.stderr.write(f"form4: error: {what}: {exc}\n")
+        full = "no space left on device: " if exc.errno == errno.ENOSPC else ""
+        sys.stderr.write(f"form4: error: {full}{_first_line(exc)}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("form4: interrupted\n")
