@@ -11,9 +11,9 @@ filings that cannot be parsed go to ``rejects`` with their raw bytes. The Prefec
 from __future__ import annotations
 
 import logging
-from collections import deque
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -50,7 +50,7 @@ log = logging.getLogger("form4.ingest")
 EASTERN = ZoneInfo("America/New_York")
 # Raw bytes a batch may hold (documents waiting for the pack, rejects' copies) before it is
 # loaded early, as its own transaction: memory stays bounded however large the batch or the
-# documents. Beyond this, a run holds at most concurrency + 2 fetched documents.
+# documents. Beyond this, a run holds at most the FORM4_CONCURRENCY documents in flight.
 BATCH_BYTES = 256 * 1024 * 1024
 
 
@@ -142,34 +142,42 @@ class _Outcome:
         return size + (len(self.reject.raw) if self.reject is not None else 0)
 
 
-def _bounded(
+def _fetch_part(
     pool: ThreadPoolExecutor,
     work: Callable[[IndexEntry], _Outcome],
-    batch: Sequence[IndexEntry],
+    todo: Iterator[tuple[int, IndexEntry]],
     *,
-    ahead: int,
+    workers: int,
     budget: int,
-) -> Iterator[list[_Outcome]]:
-    """The batch's outcomes in order, at most ``ahead`` fetches started and not yet consumed,
-    in parts that hold at most about ``budget`` raw bytes each."""
-    todo = iter(batch)
-    pending: deque[Future[_Outcome]] = deque(
-        pool.submit(work, e) for _, e in zip(range(ahead), todo, strict=False)
-    )
-    part: list[_Outcome] = []
+) -> list[_Outcome]:
+    """Outcomes of the entries taken from ``todo`` (in ``todo``'s order) until it runs out or
+    they hold ``budget`` raw bytes: each worker takes the next entry itself, so no thread
+    waits for another to hand out work, and no worker starts one past the budget."""
+    lock = threading.Lock()
+    done: list[tuple[int, _Outcome]] = []
     held = 0
-    while pending:
-        outcome = pending.popleft().result()
-        following = next(todo, None)
-        if following is not None:
-            pending.append(pool.submit(work, following))
-        part.append(outcome)
-        held += outcome.held_bytes
-        if held >= budget:
-            yield part
-            part, held = [], 0
-    if part:
-        yield part
+    stop = False
+
+    def run() -> None:
+        nonlocal held, stop
+        while True:
+            with lock:
+                item = None if stop or held >= budget else next(todo, None)
+            if item is None:
+                return
+            try:
+                outcome = work(item[1])
+            except BaseException:
+                with lock:
+                    stop = True  # e.g. EDGAR refused the User-Agent: the others stop too
+                raise
+            with lock:
+                done.append((item[0], outcome))
+                held += outcome.held_bytes
+
+    for future in [pool.submit(run) for _ in range(workers)]:
+        future.result()
+    return [outcome for _, outcome in sorted(done, key=lambda d: d[0])]
 
 
 def _fetch_and_parse(
@@ -230,18 +238,20 @@ def process_entries(
         closing(raw.pack()) as pack,
         ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="form4") as pool,
     ):
-        parts = (
-            part
-            for batch in _chunks(entries, settings.batch_size)
-            for part in _bounded(
-                pool,
-                lambda e: _fetch_and_parse(e, settings=settings, client=client, pack=pack),
-                batch,
-                ahead=settings.concurrency + 2,
-                budget=BATCH_BYTES,
-            )
-        )
-        for outcomes in parts:
+
+        def parts() -> Iterator[list[_Outcome]]:
+            for batch in _chunks(entries, settings.batch_size):
+                todo = iter(enumerate(batch))
+                while outcomes := _fetch_part(
+                    pool,
+                    lambda e: _fetch_and_parse(e, settings=settings, client=client, pack=pack),
+                    todo,
+                    workers=settings.concurrency,
+                    budget=BATCH_BYTES,
+                ):
+                    yield outcomes
+
+        for outcomes in parts():
             result = BatchResult()
             filings = [o.filing for o in outcomes if o.filing is not None]
             rejects = [o.reject for o in outcomes if o.reject is not None]
