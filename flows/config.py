@@ -8,11 +8,12 @@ runs with them.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,8 +25,11 @@ __all__ = [
     "DEFAULT_EDGAR_URL",
     "DEFAULT_FORMS",
     "SUPPORTED_FORMS",
+    "EARLIEST_DAY",
     "Settings",
     "check_deploy_environment",
+    "check_day",
+    "check_text",
     "default_workers",
     "parse_date",
     "parse_forms",
@@ -38,6 +42,26 @@ DEFAULT_FORMS: tuple[str, ...] = ("4", "4/A")
 SUPPORTED_FORMS: tuple[str, ...] = ("3", "3/A", "4", "4/A", "5", "5/A")
 
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}")
+_PRINTABLE_ASCII = re.compile(r"[ -~]*")
+EARLIEST_DAY = date(1993, 1, 1)  # EDGAR's first electronic filings
+
+
+def check_text(value: str, what: str) -> str:
+    """``value`` as given, or a ConfigError when it is not valid UTF-8 (a command-line argument
+    or environment variable in another encoding reaches Python with lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what} is not valid UTF-8") from None
+    return value
+
+
+def check_day(day: date, what: str, *, today: date | None = None) -> date:
+    """A day EDGAR can have filings for: 1993-01-01 to tomorrow (a day ahead of UTC)."""
+    latest = (today or date.today()) + timedelta(days=1)
+    if not EARLIEST_DAY <= day <= latest:
+        raise ConfigError(f"{what} {day} is outside {EARLIEST_DAY}..{latest}")
+    return day
 
 
 def validate_user_agent(user_agent: str | None) -> str:
@@ -47,7 +71,12 @@ def validate_user_agent(user_agent: str | None) -> str:
             "no User-Agent: set SEC_USER_AGENT or pass --user-agent, "
             'e.g. "Acme Research ops@acme.example" (EDGAR blocks undeclared tools)'
         )
-    user_agent = user_agent.strip()
+    user_agent = check_text(user_agent, "the User-Agent").strip()
+    if not _PRINTABLE_ASCII.fullmatch(user_agent):
+        raise ConfigError(
+            f"User-Agent {user_agent!r} must be printable ASCII (HTTP headers are ASCII); "
+            'e.g. "Acme Research ops@acme.example"'
+        )
     if not _EMAIL.search(user_agent):
         raise ConfigError(
             f"User-Agent {user_agent!r} has no email address; EDGAR requires one, "
@@ -84,13 +113,31 @@ def parse_forms(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 
 def _url(url: str, what: str) -> str:
-    url = url.strip().rstrip("/")
+    url = check_text(url, f"the {what} URL").strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{what} URL {url!r} must start with http:// or https://")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"{what} URL {url!r} is not a valid URL: {exc}") from None
+    if not parts.hostname or not url.isascii() or any(c.isspace() for c in url):
+        raise ConfigError(f"{what} URL {url!r} is not a valid URL (scheme://host[:port][/path])")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"{what} URL {url!r} must not carry a query, fragment or user")
     return url
 
 
-def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+def _path(raw: str | Path, what: str) -> Path:
+    text = check_text(str(raw), what)
+    if not text.strip():
+        raise ConfigError(f"{what} is empty")
+    return Path(text)
+
+
+def _float(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float
+) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -98,13 +145,24 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float)
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not value >= minimum:
-        raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}={raw!r} is not a finite number")
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={raw!r} must be between {minimum:g} and {maximum:g}")
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
-    return int(_float(env, name, default, minimum=minimum))
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={raw!r} must be between {minimum} and {maximum}")
+    return value
 
 
 _LOOPBACK = ("localhost", "::1")
@@ -114,7 +172,7 @@ def _rate_dir(env: Mapping[str, str], edgar_url: str) -> Path | None:
     """``FORM4_RATE_DIR``, else ``$XDG_CACHE_HOME/form4``, else ``$HOME/.cache/form4``;
     ``none`` (or no home at all) keeps the limit to this process. A loopback EDGAR (the demo's
     or a test's mirror, on a new port each run) shares only through an explicit directory."""
-    raw = env.get("FORM4_RATE_DIR", "").strip()
+    raw = check_text(env.get("FORM4_RATE_DIR", ""), "FORM4_RATE_DIR").strip()
     if raw.lower() == "none":
         return None
     if raw:
@@ -206,6 +264,7 @@ class Settings:
     retry_base_s: float = 1.0
     retry_cap_s: float = 60.0
     timeout_s: float = 30.0
+    deadline_s: float = 120.0  # one attempt's whole exchange; default 4 x timeout_s
     concurrency: int = 8
     batch_size: int = 250
     reprocess_batch_size: int = 5000  # no network to wait for: bigger batches load faster
@@ -216,6 +275,8 @@ class Settings:
     max_submission_bytes: int = 50 * 1024 * 1024
     max_xml_bytes: int = 10 * 1024 * 1024
     max_dataset_bytes: int = 1 << 30  # one quarter's data set ZIP, streamed to disk
+    max_index_bytes: int = 256 * 1024 * 1024  # a quarter's full index, a submissions JSON
+    sql_timeout_s: float = 60.0  # form4 sql: a query is interrupted after this; 0: never
     # where processes of this user share the EDGAR rate limit; None: this process only
     rate_dir: Path | None = None
     # an S3-compatible server for s3:// exports (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)
@@ -259,38 +320,59 @@ class Settings:
         ua = validate_user_agent(ua) if require_user_agent else (ua or "")
         url = _url(edgar_url or env.get("FORM4_EDGAR_URL") or DEFAULT_EDGAR_URL, "EDGAR base")
         data = _url(data_url or env.get("FORM4_DATA_URL") or DEFAULT_DATA_URL, "data.sec.gov")
-        db = Path(db_path or env.get("FORM4_DB") or "form4.duckdb")
+        if db_path is not None:
+            db = _path(db_path, "--db")
+        elif "FORM4_DB" in env:  # set but empty is a mistake, not "the default"
+            db = _path(env["FORM4_DB"], "FORM4_DB")
+        else:
+            db = Path("form4.duckdb")
         raw_env = env.get("FORM4_RAW_DIR")
         parquet_env = env.get("FORM4_PARQUET_DIR")
+        timeout_s = _float(env, "FORM4_TIMEOUT_S", 30.0, minimum=0.1, maximum=3600.0)
         return cls(
             user_agent=ua,
             db_path=db,
-            raw_dir=Path(raw_env) if raw_env else None,
-            parquet_dir=_parquet_target(parquet_env),
+            raw_dir=_path(raw_env, "FORM4_RAW_DIR") if raw_env else None,
+            parquet_dir=_parquet_target(check_text(parquet_env, "FORM4_PARQUET_DIR"))
+            if parquet_env
+            else None,
             edgar_url=url,
             data_url=data,
             forms=forms if forms is not None else DEFAULT_FORMS,
-            max_rps=_float(env, "FORM4_MAX_RPS", 10.0, minimum=0.01),
-            block_pause_s=_float(env, "FORM4_BLOCK_PAUSE_S", 600.0, minimum=0.0),
-            max_blocks=_int(env, "FORM4_MAX_BLOCKS", 6, minimum=1),
-            max_retries=_int(env, "FORM4_MAX_RETRIES", 5, minimum=0),
-            retry_base_s=_float(env, "FORM4_RETRY_BASE_S", 1.0, minimum=0.0),
-            retry_cap_s=_float(env, "FORM4_RETRY_CAP_S", 60.0, minimum=0.0),
-            timeout_s=_float(env, "FORM4_TIMEOUT_S", 30.0, minimum=0.1),
-            concurrency=_int(env, "FORM4_CONCURRENCY", 8, minimum=1),
-            batch_size=_int(env, "FORM4_BATCH_SIZE", 250, minimum=1),
-            reprocess_batch_size=_int(env, "FORM4_REPROCESS_BATCH_SIZE", 5000, minimum=1),
-            workers=_int(env, "FORM4_WORKERS", default_workers(), minimum=0),
-            duckdb_memory_mb=_int(env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64),
+            max_rps=_float(env, "FORM4_MAX_RPS", 10.0, minimum=0.01, maximum=1000.0),
+            block_pause_s=_float(env, "FORM4_BLOCK_PAUSE_S", 600.0, minimum=0.0, maximum=86400),
+            max_blocks=_int(env, "FORM4_MAX_BLOCKS", 6, minimum=1, maximum=1000),
+            max_retries=_int(env, "FORM4_MAX_RETRIES", 5, minimum=0, maximum=100),
+            retry_base_s=_float(env, "FORM4_RETRY_BASE_S", 1.0, minimum=0.0, maximum=3600.0),
+            retry_cap_s=_float(env, "FORM4_RETRY_CAP_S", 60.0, minimum=0.0, maximum=86400),
+            timeout_s=timeout_s,
+            deadline_s=_float(env, "FORM4_DEADLINE_S", 4 * timeout_s, minimum=0.1, maximum=86400.0),
+            concurrency=_int(env, "FORM4_CONCURRENCY", 8, minimum=1, maximum=64),
+            batch_size=_int(env, "FORM4_BATCH_SIZE", 250, minimum=1, maximum=10_000),
+            reprocess_batch_size=_int(
+                env, "FORM4_REPROCESS_BATCH_SIZE", 5000, minimum=1, maximum=1_000_000
+            ),
+            workers=_int(env, "FORM4_WORKERS", default_workers(), minimum=0, maximum=256),
+            duckdb_memory_mb=_int(
+                env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64, maximum=1024 * 1024
+            ),
             duckdb_storage=_storage_version(env),
-            max_submission_bytes=_int(env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024),
-            max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024),
-            max_dataset_bytes=_int(env, "FORM4_MAX_DATASET_BYTES", 1 << 30, minimum=1024),
+            max_submission_bytes=_int(
+                env, "FORM4_MAX_SUBMISSION_BYTES", 50 << 20, minimum=1024, maximum=1 << 30
+            ),
+            max_xml_bytes=_int(env, "FORM4_MAX_XML_BYTES", 10 << 20, minimum=1024, maximum=1 << 30),
+            max_index_bytes=_int(
+                env, "FORM4_MAX_INDEX_BYTES", 256 << 20, minimum=1024, maximum=4 << 30
+            ),
+            max_dataset_bytes=_int(
+                env, "FORM4_MAX_DATASET_BYTES", 1 << 30, minimum=1024, maximum=1 << 40
+            ),
+            sql_timeout_s=_float(env, "FORM4_SQL_TIMEOUT_S", 60.0, minimum=0.0, maximum=86400.0),
             rate_dir=_rate_dir(env, url),
             s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
             s3_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             lock_wait_s=(
-                _float(env, "FORM4_LOCK_WAIT_S", 0.0, minimum=0.0)
+                _float(env, "FORM4_LOCK_WAIT_S", 0.0, minimum=0.0, maximum=86400.0)
                 if env.get("FORM4_LOCK_WAIT_S", "").strip()
                 else None
             ),

@@ -5,23 +5,24 @@ A company's or a person's submissions file lists its recent filings as parallel 
 pages under ``filings.files``; each page holds the same arrays at its top level.
 ``parse_submissions_json`` returns the filings of the wanted forms as ``IndexEntry`` records
 (so a CIK backfill runs through the same fetch path as a day's index) and the page names to
-fetch next. Pure. Neighbours: ``parsers.index`` (the same records from daily indexes).
+fetch next. A row whose accession number is not ``NNNNNNNNNN-NN-NNNNNN`` (a path, a URL) is left
+out and described in ``skipped``: it never becomes a file name. Pure. Neighbours:
+``parsers.index`` (the same records from daily indexes), ``parsers.identifiers``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
 from form4.parsers.errors import ParseError
+from form4.parsers.identifiers import is_accession
 from form4.parsers.records import IndexEntry, IndexProblem
 
 __all__ = ["parse_submissions_json", "read_submissions_json"]
 
-_ACCESSION = re.compile(r"[0-9]{10}-[0-9]{2}-[0-9]{6}", re.ASCII)
 
 _COLUMNS = ("accessionNumber", "form", "filingDate")
 
@@ -40,11 +41,14 @@ def _arrays(block: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def parse_submissions_json(
-    data: bytes, *, cik: str, forms: Collection[str]
+    data: bytes, *, cik: str, forms: Collection[str], skipped: list[str] | None = None
 ) -> tuple[list[IndexEntry], list[str]]:
     """Entries of ``forms`` listed in one submissions JSON document, and the pages it names.
-    Rows that are not a filing are skipped (``read_submissions_json`` also returns them)."""
-    entries, pages, _ = read_submissions_json(data, cik=cik, forms=forms)
+    Rows that are not a filing are skipped and, when ``skipped`` is given, described there
+    (``read_submissions_json`` returns them as records)."""
+    entries, pages, problems = read_submissions_json(data, cik=cik, forms=forms)
+    if skipped is not None:
+        skipped.extend(p.problem for p in problems)
     return entries, pages
 
 
@@ -64,7 +68,9 @@ def read_submissions_json(
     if isinstance(filings, dict):  # the main file: recent arrays plus older pages
         block = filings.get("recent") or {}
         pages = [
-            f["name"] for f in filings.get("files") or [] if isinstance(f, dict) and "name" in f
+            str(f["name"])
+            for f in filings.get("files") or []
+            if isinstance(f, dict) and "name" in f
         ]
     else:  # a page: the arrays at the top level
         block, pages = doc, []
@@ -78,7 +84,7 @@ def read_submissions_json(
         if form not in wanted:
             continue
         row = f"{accession!r} {form!r} {filed!r}"
-        if not _ACCESSION.fullmatch(str(accession)):
+        if not is_accession(accession):
             # never a path built from it: skipped, like an index line without an accession
             problem = f"accessionNumber {str(accession)[:40]!r} is not an accession number"
             problems.append(IndexProblem(number, problem, row[:300], len(row)))

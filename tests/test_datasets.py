@@ -784,13 +784,13 @@ def test_a_zip_is_written_to_disk_while_it_arrives_not_held_whole_in_memory(
     from form4.flows.edgar.datasets import download_zip
 
     target = tmp_path / "datasets" / "2024q3_form345.zip"
-    part = target.with_name(target.name + ".part")
     chunk = b"z" * (1 << 20)
     seen: list[int] = []
 
     def body() -> Iterator[bytes]:
         for _ in range(4):
-            seen.append(part.stat().st_size if part.exists() else -1)
+            parts = list(target.parent.glob(f".{target.name}.tmp-*"))
+            seen.append(parts[0].stat().st_size if parts else -1)
             yield chunk
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -21,7 +21,9 @@ Atomic per partition: the new file is written beside the old one under a hidden 
 name (``.data.parquet.tmp-<hex>``, which no ``*.parquet`` glob matches), flushed to disk and
 ``os.replace``-d over ``data.parquet``. A reader sees the old file or the new one, never half
 of one, and never a partition missing. A reader listing several partitions during an export
-may see some new and some old ones: the export is not one snapshot across partitions.
+may see some new and some old ones: the export is not one snapshot across partitions. A
+temporary file left by an export that was killed is removed by the next export to the same
+directory (``remove_leftover_temps``), so a later ``aws s3 sync`` of it never uploads one.
 
 Object storage (``s3://``, through ``pyarrow.fs.S3FileSystem``: credentials from the usual AWS
 variables, ``AWS_ENDPOINT_URL`` for an S3-compatible server). An object store has no rename,
@@ -62,6 +64,7 @@ __all__ = [
     "EXPORT_TABLES",
     "EXPORT_VIEWS",
     "MANIFEST_NAME",
+    "remove_leftover_temps",
     "STATE_TABLE",
     "STATE_TABLE_COLUMNS",
     "ExportResult",
@@ -222,6 +225,21 @@ def _write_partition(
     return final
 
 
+def remove_leftover_temps(root: Path) -> list[Path]:
+    """Delete the hidden ``.data.parquet.tmp-*`` files an interrupted export left under
+    ``root``'s partitions, and its manifest's ``._form4_manifest.json.tmp-*``; returns them.
+    Run while no other export writes to ``root``."""
+    leftovers = sorted(
+        [
+            *root.glob(f"*/filing_year=*/filing_month=*/.{FILE_NAME}.tmp-*"),
+            *root.glob(f".{MANIFEST_NAME}.tmp-*"),
+        ]
+    )
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
 def _remove_partition(directory: Path) -> None:
     (directory / FILE_NAME).unlink(missing_ok=True)
     for d in (directory, directory.parent):
@@ -378,6 +396,8 @@ def export_parquet(
     unchanged = 0
     cur = con.cursor()
     try:
+        if isinstance(store, _LocalTarget):
+            remove_leftover_temps(store.root)
         _create_state(cur)
         cur.begin()  # one snapshot of the warehouse for the whole export
         objects = store.existing() if isinstance(store, S3Target) else None

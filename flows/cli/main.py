@@ -11,6 +11,8 @@ exit code, never a traceback. Neighbours: ``flows.ingest_flow`` (the Prefect flo
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import os
 import signal
 import sys
@@ -21,7 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from form4.flows.cli.output import open_read_only, require_warehouse
-from form4.flows.config import Settings, parse_date, parse_forms
+from form4.flows.config import Settings, check_day, check_text, parse_date, parse_forms
 from form4.parsers.dataset_index import QuarterSpec, parse_quarters
 from form4.parsers.errors import ConfigError, Form4Error
 
@@ -43,9 +45,26 @@ class _Parser(argparse.ArgumentParser):
 
 def _date_arg(text: str) -> date:
     try:
-        return parse_date(text)
+        return parse_date(check_text(text, "the date"))
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= 86400):
+        raise argparse.ArgumentTypeError(f"seconds {text!r} must be between 0 and 86400")
+    return value
+
+
+def _edgar_days(*days: tuple[str, date | None]) -> None:
+    """Days to fetch from EDGAR: 1993-01-01 (its first electronic filings) to tomorrow."""
+    for what, day in days:
+        if day is not None:
+            check_day(day, what)
 
 
 def _cik_arg(text: str) -> str:
@@ -227,11 +246,32 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="end", type=_date_arg, help="last filing day")
     _db_option(export)
 
-    sql = sub.add_parser("sql", help="run a SQL query against the warehouse and print the result")
-    sql.add_argument("query", help="SQL text")
+    sql = sub.add_parser(
+        "sql",
+        help="run a read-only SQL query against the warehouse and print the result",
+        description=(
+            "Runs one statement in a sandbox: no file access (COPY ... TO, EXPORT, ATTACH, "
+            "INSTALL/LOAD, read_csv of local files are refused), DuckDB's memory limit "
+            "($FORM4_DUCKDB_MEMORY_MB) and a time limit ($FORM4_SQL_TIMEOUT_S, --timeout). "
+            "--allow-files lifts the file restrictions and runs several statements, printing "
+            "each result."
+        ),
+    )
+    sql.add_argument("query", help="SQL text, or - to read it from standard input")
     _db_option(sql)
     sql.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="output format"
+    )
+    sql.add_argument(
+        "--allow-files",
+        action="store_true",
+        help="allow file access (COPY ... TO, read_csv, ...) and several statements",
+    )
+    sql.add_argument(
+        "--timeout",
+        type=_seconds_arg,
+        metavar="SECONDS",
+        help="interrupt the query after this long (default $FORM4_SQL_TIMEOUT_S or 60; 0: never)",
     )
 
     watch = sub.add_parser(
@@ -282,6 +322,7 @@ def _check_range(start: date | None, end: date | None) -> None:
 
 def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     _check_range(args.date, args.to)
+    _edgar_days(("--date", args.date), ("--to", args.to))
     settings = Settings.from_env(
         os.environ,
         user_agent=args.user_agent,
@@ -313,6 +354,7 @@ def _cmd_backfill(args: argparse.Namespace, out: TextIO) -> int:
     if args.end is not None and args.start is None:
         raise ConfigError("--to needs --from")
     _check_range(args.start, args.end)
+    _edgar_days(("--from", args.start), ("--to", args.end))
     settings = Settings.from_env(
         os.environ,
         user_agent=args.user_agent,
@@ -452,10 +494,11 @@ def _cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     )
 
     _check_range(args.date, args.to)
+    issuer = check_text(args.issuer, "--issuer")
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     con = open_read_only(settings.db_path, settings.wait_s(writer=False))
     try:
-        report = build_report(con, args.issuer, args.date, args.to or args.date)
+        report = build_report(con, issuer, args.date, args.to or args.date)
     finally:
         con.close()
     render = {"text": render_text, "md": render_markdown, "json": render_json}[args.format]
@@ -469,12 +512,13 @@ def _cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.start is not None and args.end is not None and args.end < args.start:
         raise ConfigError(f"--to {args.end} is before --from {args.start}")
+    target = check_text(args.parquet, "--parquet")
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
     require_warehouse(settings.db_path)
     with open_warehouse(settings) as warehouse, warehouse.connection() as con:
         result = export_parquet(
             con,
-            args.parquet,
+            target,
             start=args.start,
             end=args.end,
             s3_endpoint_url=settings.s3_endpoint_url,
@@ -494,7 +538,17 @@ def _cmd_sql(args: argparse.Namespace, out: TextIO) -> int:
     from form4.flows.cli.output import run_sql
 
     settings = Settings.from_env(os.environ, db_path=args.db, require_user_agent=False)
-    run_sql(settings.db_path, args.query, args.format, out, settings.wait_s(writer=False))
+    query = sys.stdin.read() if args.query == "-" else args.query
+    run_sql(
+        settings.db_path,
+        check_text(query, "the query"),
+        args.format,
+        out,
+        allow_files=args.allow_files,
+        memory_mb=settings.duckdb_memory_mb,
+        timeout_s=settings.sql_timeout_s if args.timeout is None else args.timeout,
+        wait_s=settings.wait_s(writer=False),
+    )
     return 0
 
 
@@ -597,6 +651,11 @@ def _exit_soon_after_interrupt() -> None:
     signal.signal(signal.SIGINT, interrupted)
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
@@ -624,7 +683,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         sys.stderr.write(f"form4: error: {exc}\n")
         return EXIT_USAGE
     except Form4Error as exc:
-        sys.stderr.write(f"form4: error: {exc}\n")
+        sys.stderr.write(f"form4: error: {_first_line(exc)}\n")
+        return EXIT_ERROR
+    except OSError as exc:  # a full disk, a read-only or missing directory: one line, no trace
+        full = "no space left on device: " if exc.errno == errno.ENOSPC else ""
+        sys.stderr.write(f"form4: error: {full}{_first_line(exc)}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("form4: interrupted\n")

@@ -1,6 +1,13 @@
-"""What the CLI prints: the ingest summary and query results (table, CSV or JSON).
+"""What the CLI prints: the ingest summary and query results (table, CSV or JSON), and the
+sandbox ``form4 sql`` runs its queries in.
 
-Kept apart from ``flows.cli.main`` so the demo and the CLI print the same summary. Neighbours:
+``sandbox(con, memory_mb=...)`` locks a DuckDB connection down for queries a team may expose
+(a notebook service, a shared box): no file system access (no ``COPY ... TO``, ``EXPORT``,
+``ATTACH``, ``INSTALL``/``LOAD``, no ``read_csv``/``read_text``/``glob`` of local files), no
+extension downloads, a memory limit and no spilling, then the configuration locked so a query
+cannot undo any of it. ``run_statements`` runs exactly one statement (several only with
+``allow_files``) under a timeout (``con.interrupt`` from a timer thread). Kept apart from
+``flows.cli.main`` so the demo and the CLI print the same summary. Neighbours:
 ``flows.cli.main`` (commands), ``flows.cli.demo`` (offline demo), ``warehouse.db`` (the DuckDB
 file).
 """
@@ -9,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -30,7 +39,23 @@ __all__ = [
     "print_ingest_summary",
     "require_warehouse",
     "run_sql",
+    "run_statements",
+    "sandbox",
 ]
+
+_FETCH_ROWS = 10_000  # CSV and JSON results are written this many rows at a time
+# statement kinds that touch files, extensions or settings: refused in the sandbox
+_REFUSED = {
+    duckdb.StatementType.COPY: "COPY",
+    duckdb.StatementType.COPY_DATABASE: "COPY FROM DATABASE",
+    duckdb.StatementType.EXPORT: "EXPORT DATABASE",
+    duckdb.StatementType.ATTACH: "ATTACH",
+    duckdb.StatementType.DETACH: "DETACH",
+    duckdb.StatementType.LOAD: "INSTALL/LOAD",
+    duckdb.StatementType.EXTENSION: "extension statements",
+    duckdb.StatementType.SET: "SET/PRAGMA of a setting",
+    duckdb.StatementType.VARIABLE_SET: "SET VARIABLE",
+}
 
 
 def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO) -> None:
@@ -167,33 +192,147 @@ def open_read_only(db_path: Path, wait_s: float = READER_WAIT_S) -> duckdb.DuckD
     return connect(db_path, read_only=True, wait_s=wait_s)
 
 
-def run_sql(
-    db_path: Path, query: str, fmt: str, out: TextIO, wait_s: float = READER_WAIT_S
+def sandbox(con: duckdb.DuckDBPyConnection, *, memory_mb: int) -> None:
+    """Lock ``con`` down: no file system or network access beyond the database already open,
+    no extensions, at most ``memory_mb`` of memory and no spilling to disk, and the
+    configuration locked (a query's ``SET``/``RESET``/``PRAGMA`` cannot lift any of it).
+    Works on a read-only connection. Irreversible for this connection."""
+    for setting in (
+        f"SET memory_limit = '{int(memory_mb)}MB'",
+        "SET temp_directory = ''",  # nowhere to spill: the memory limit is a limit
+        "SET autoinstall_known_extensions = false",
+        "SET autoload_known_extensions = false",
+        "SET allow_community_extensions = false",
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ):
+        con.execute(setting)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+@contextmanager
+def _time_limit(con: duckdb.DuckDBPyConnection, timeout_s: float) -> Iterator[None]:
+    """Interrupt whatever ``con`` runs once ``timeout_s`` have passed (0: no limit)."""
+    if timeout_s <= 0:
+        yield
+        return
+    timer = threading.Timer(timeout_s, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _statements(
+    con: duckdb.DuckDBPyConnection, query: str, *, allow_files: bool
+) -> list[duckdb.Statement]:
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as exc:
+        raise ConfigError(f"query failed: {_one_line(exc)}") from None
+    if not statements:
+        raise ConfigError("no SQL statement given")
+    if allow_files:
+        return statements
+    if len(statements) > 1:
+        raise ConfigError(
+            f"form4 sql runs one statement at a time ({len(statements)} given); "
+            "pass --allow-files to run several"
+        )
+    refused = _REFUSED.get(statements[0].type)
+    if refused is not None:
+        raise ConfigError(
+            f"{refused} is refused: form4 sql is read-only and does not touch files or settings "
+            "(pass --allow-files to allow it)"
+        )
+    return statements
+
+
+def run_statements(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    fmt: str,
+    out: TextIO,
+    *,
+    allow_files: bool = False,
+    timeout_s: float = 60.0,
 ) -> None:
-    """Run one read-only query and print its result."""
+    """Run the statement of ``query`` (each of them with ``allow_files``) on ``con`` and print
+    each result; the whole run is interrupted after ``timeout_s`` (0: no limit). Every failure
+    is a one-line ``ConfigError``."""
+    statements = _statements(con, query, allow_files=allow_files)
+    try:
+        with _time_limit(con, timeout_s):
+            for number, statement in enumerate(statements):
+                if number:
+                    out.write("\n")
+                _print_result(con, statement, fmt, out)
+    except duckdb.InterruptException:
+        raise ConfigError(
+            f"query interrupted after {timeout_s:g}s (FORM4_SQL_TIMEOUT_S or --timeout)"
+        ) from None
+    except duckdb.PermissionException as exc:
+        raise ConfigError(
+            f"query refused: {_one_line(exc)} (form4 sql reads only the warehouse; "
+            "pass --allow-files to allow files)"
+        ) from None
+    except duckdb.Error as exc:
+        raise ConfigError(f"query failed: {_one_line(exc)}") from None
+
+
+def _print_result(
+    con: duckdb.DuckDBPyConnection, statement: duckdb.Statement, fmt: str, out: TextIO
+) -> None:
+    if fmt == "table":
+        relation = con.sql(statement)
+        out.write("ok\n" if relation is None else relation.__str__())
+        return
+    con.execute(statement)
+    if con.description is None:
+        out.write("ok\n")
+        return
+    columns = [d[0] for d in con.description]
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        while rows := con.fetchmany(_FETCH_ROWS):
+            writer.writerows(rows)
+        return
+    out.write("[")
+    first = True
+    while rows := con.fetchmany(_FETCH_ROWS):
+        for row in rows:
+            record = json.dumps(dict(zip(columns, row, strict=True)), default=str, indent=2)
+            out.write(("\n" if first else ",\n") + "  " + record.replace("\n", "\n  "))
+            first = False
+    out.write("\n]\n" if not first else "]\n")
+
+
+def run_sql(
+    db_path: Path,
+    query: str,
+    fmt: str,
+    out: TextIO,
+    *,
+    allow_files: bool = False,
+    memory_mb: int = 512,
+    timeout_s: float = 60.0,
+    wait_s: float = READER_WAIT_S,
+) -> None:
+    """Run one read-only query against the warehouse in the sandbox and print its result;
+    with ``allow_files`` several statements, with file access (the memory limit and the
+    timeout stay)."""
     con = open_read_only(db_path, wait_s)
     try:
-        try:
-            relation = con.sql(query)
-        except duckdb.Error as exc:
-            raise ConfigError(f"query failed: {' '.join(str(exc).split())}") from None
-        if relation is None:
-            out.write("ok\n")
-            return
-        if fmt == "table":
-            out.write(relation.__str__())
-            return
-        try:
-            rows = relation.fetchall()
-        except duckdb.Error as exc:
-            raise ConfigError(f"query failed: {' '.join(str(exc).split())}") from None
-        columns = relation.columns
-        if fmt == "csv":
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(columns)
-            writer.writerows(rows)
+        if allow_files:
+            con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
         else:
-            records = [dict(zip(columns, row, strict=True)) for row in rows]
-            out.write(json.dumps(records, default=str, indent=2) + "\n")
+            sandbox(con, memory_mb=memory_mb)
+        run_statements(con, query, fmt, out, allow_files=allow_files, timeout_s=timeout_s)
     finally:
         con.close()

@@ -1,14 +1,18 @@
 """Polite HTTP access to EDGAR: the one client factory and its transport.
 
 ``build_client(settings)`` returns an ``httpx.Client`` whose transport is a ``PoliteTransport``:
-every request (redirects and retries included) first waits at the shared ``BlockGate`` (closed
-for ``FORM4_BLOCK_PAUSE_S`` after EDGAR blocks us) and then takes a slot from the rate limiter
-(at most ``FORM4_MAX_RPS`` requests in any one-second window): ``RateLimiter`` for this
-process's threads, or ``flows.edgar.rate.SharedRateLimiter``, which also counts every other
-form4 process of the user on the machine (``FORM4_RATE_DIR``, on by default). The transport
-reads each body whole, so truncated bodies (Content-Length mismatch), resets, timeouts and 5xx
-are retried here with exponential back-off and full jitter. Callers
-(``flows.edgar.endpoints``) only see the final response or a ``FetchError``/``BlockedError``.
+every request (redirects and retries included) first waits at the ``BlockGate`` (closed for
+``FORM4_BLOCK_PAUSE_S`` after EDGAR blocks any form4 process of the user, see
+``flows.edgar.gate``) and then takes a slot from the rate limiter (at most ``FORM4_MAX_RPS``
+requests in any one-second window): ``RateLimiter`` for this process's threads, or
+``flows.edgar.rate.SharedRateLimiter``, which also counts every other form4 process of the user
+on the machine (``FORM4_RATE_DIR``, on by default). The transport reads each body as a stream
+against a byte cap and within the request's deadline (``flows.edgar.wire``), so truncated
+bodies (Content-Length mismatch), resets, timeouts and 5xx are retried here with exponential
+back-off and full jitter; it follows redirects itself, only to the same scheme, host and port
+(a redirect elsewhere is a ``FetchError``: the other host would get our User-Agent and its
+answer would be stored as EDGAR's). Callers (``flows.edgar.endpoints``) only see the final
+response or a ``FetchError``/``BlockedError``.
 """
 
 from __future__ import annotations
@@ -20,20 +24,37 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 import httpx
 
 from form4.flows.config import Settings
-from form4.flows.edgar.gate import BlockGate, classify_block, decoded_head
+from form4.flows.edgar.gate import BlockGate, classify_block, make_gate
 from form4.flows.edgar.rate import Limiter, make_limiter
+from form4.flows.edgar.wire import (
+    MAX_BYTES_EXTENSION,
+    SINK_EXTENSION,
+    Body,
+    DeadlineTransport,
+    clear_deadline,
+    read_body,
+    start_deadline,
+)
 from form4.parsers.errors import BlockedError, FetchError
 
-__all__ = ["STREAM", "PoliteTransport", "RetryPolicy", "build_client"]
+__all__ = [
+    "DEADLINE_EXTENSION",
+    "SIZE_EXTENSION",
+    "PoliteTransport",
+    "RetryPolicy",
+    "build_client",
+]
 
-# A request extension: ``client.stream(..., extensions={STREAM: True})`` leaves the body of a
-# 200 response that is not an HTML page unread, for the caller to stream (to a file, against a
-# cap: ``flows.edgar.datasets``). Anything else is read whole and retried as usual.
-STREAM = "form4.stream"
+SIZE_EXTENSION = "form4.size"  # response extension: the decoded body's size in bytes
+# request extension: this request's deadline in seconds instead of FORM4_DEADLINE_S (a large
+# download, such as a quarter's data set ZIP, needs longer than a filing)
+DEADLINE_EXTENSION = "form4.deadline_s"
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 log = logging.getLogger("form4.http")
 
@@ -56,11 +77,44 @@ class _PausedWhileWaiting(Exception):
     """EDGAR blocked us while this request waited for its rate slot: send it after the pause."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    response: httpx.Response  # closed; its body is in ``body``
+    body: Body
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
+
+
+def _same_origin_redirect(request: httpx.Request, location: str) -> httpx.Request:
+    """The GET a redirect asks for, or a ``FetchError`` when it leaves the request's origin."""
+    try:
+        target = request.url.join(location)
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"{request.url}: bad redirect {location!r}: {exc}") from None
+    if _origin(target) != _origin(request.url):
+        raise FetchError(
+            f"{request.url}: redirect to another host refused ({target.scheme}://"
+            f"{target.netloc.decode('ascii', 'replace')})",
+            url=str(request.url),
+        )
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "host"]
+    return httpx.Request("GET", target, headers=headers, extensions=request.extensions)
+
+
 _AT_WIRE_EVENT = ".send_request_headers.started"  # httpcore's trace: http11.… or http2.…
 
 
 class PoliteTransport(httpx.BaseTransport):
-    """Rate limit, block pause, eager body read and retries around a real transport.
+    """Rate limit, block pause, bounded body read, same-origin redirects and retries around a
+    real transport.
+
+    A request's byte cap is its ``form4.max_bytes`` extension (``max_bytes`` otherwise); with a
+    ``form4.sink`` extension (a binary file) a 200 body is written there, not kept in memory,
+    and the response's content is empty; its size is the response's ``form4.size`` extension.
+    ``deadline_s`` bounds each attempt from the moment it has its rate slot.
 
     With ``at_wire`` (the default for httpx's own ``HTTPTransport``) a request takes its rate
     slot only once its connection is ready, just before the request line is written, through
@@ -82,8 +136,14 @@ class PoliteTransport(httpx.BaseTransport):
         sleep: Sleep = time.sleep,
         rng: random.Random | None = None,
         at_wire: bool | None = None,
+        deadline_s: float | None = None,
+        max_bytes: int = 50 * 1024 * 1024,
+        max_redirects: int = 5,
     ) -> None:
         self.inner = inner
+        self.deadline_s = deadline_s
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
         self.limiter = limiter
         self.gate = gate
         self.policy = policy
@@ -104,54 +164,88 @@ class PoliteTransport(httpx.BaseTransport):
             if self.gate.is_open():
                 return
 
-    def _send_once(self, request: httpx.Request) -> tuple[httpx.Response, bytes | None]:
-        if not self.at_wire:
-            self._take_slot()
-            response = self.inner.handle_request(request)
-        else:
-            self.gate.wait()  # before taking a connection: a pause may last minutes
-            taken: list[bool] = []
-
-            def at_wire(event: str, info: dict[str, object]) -> None:
-                if event.endswith(_AT_WIRE_EVENT):
-                    self.limiter.acquire()
-                    taken.append(True)
-                    if not self.gate.is_open():
-                        raise _PausedWhileWaiting
-
-            request.extensions = {**request.extensions, "trace": at_wire}
-            response = self.inner.handle_request(request)
-            if not taken:
-                self.at_wire = False
-                self.limiter.acquire()  # count the request that went out without a slot
-                log.warning(
-                    "the HTTP transport does not report when a request is sent; "
-                    "rate slots are now taken before each request"
-                )
-        if (
-            request.extensions.get(STREAM)
-            and response.status_code == 200
-            and not response.headers.get("content-type", "").startswith("text/html")
-        ):
-            return response, None
+    def _send_once(self, request: httpx.Request, max_bytes: int, sink: IO[bytes] | None) -> _Answer:
+        """One attempt: gate, rate slot, the request, its body read against the cap."""
+        url = str(request.url)
+        if sink is not None:
+            sink.seek(0)
+            sink.truncate()
+        deadline_s = request.extensions.get(DEADLINE_EXTENSION, self.deadline_s)
         try:
-            stream = response.stream
-            if not isinstance(stream, httpx.SyncByteStream):
-                raise TypeError("PoliteTransport needs a synchronous inner transport")
-            raw = b"".join(stream)
+            if not self.at_wire:
+                self._take_slot()
+                _start_deadline(deadline_s)
+                response = self.inner.handle_request(request)
+            else:
+                self.gate.wait()  # before taking a connection: a pause may last minutes
+                taken: list[bool] = []
+
+                def at_wire(event: str, info: dict[str, object]) -> None:
+                    if event.endswith(_AT_WIRE_EVENT):
+                        self.limiter.acquire()
+                        taken.append(True)
+                        if not self.gate.is_open():
+                            raise _PausedWhileWaiting
+                        _start_deadline(deadline_s)
+
+                request.extensions = {**request.extensions, "trace": at_wire}
+                response = self.inner.handle_request(request)
+                if not taken:
+                    self.at_wire = False
+                    self.limiter.acquire()  # count the request that went out without a slot
+                    log.warning(
+                        "the HTTP transport does not report when a request is sent; "
+                        "rate slots are now taken before each request"
+                    )
+            try:
+                body = read_body(response, url=url, max_bytes=max_bytes, sink=sink)
+            finally:
+                response.close()
         finally:
-            response.close()
-        return response, raw
+            clear_deadline()
+        return _Answer(response, body)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``, following redirects on its own scheme, host and port only."""
+        max_bytes = int(request.extensions.get(MAX_BYTES_EXTENSION, self.max_bytes))
+        sink = request.extensions.get(SINK_EXTENSION)
+        first = request
+        for _ in range(self.max_redirects + 1):
+            answer = self._attempts(request, max_bytes, sink)
+            response, body = answer.response, answer.body
+            location = response.headers.get("location")
+            if response.status_code in _REDIRECT_STATUSES and location:
+                request = _same_origin_redirect(request, location)
+                continue
+            headers = httpx.Headers(
+                [
+                    (k, v)
+                    for k, v in response.headers.multi_items()
+                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+                ]
+            )
+            content = b"" if sink is not None and response.status_code == 200 else body.data
+            headers["Content-Length"] = str(len(content))
+            return httpx.Response(
+                response.status_code,
+                headers=headers,
+                stream=httpx.ByteStream(content),
+                request=first,
+                extensions={**response.extensions, SIZE_EXTENSION: body.size},
+            )
+        raise FetchError(
+            f"{first.url}: more than {self.max_redirects} redirects", url=str(first.url)
+        )
+
+    def _attempts(self, request: httpx.Request, max_bytes: int, sink: IO[bytes] | None) -> _Answer:
+        """Attempts until an answer that is not retried: 5xx, transport errors and rate
+        blocks are retried here."""
         url = str(request.url)
         failures = 0
         blocks = 0
         while True:
             try:
-                response, raw = self._send_once(request)
-                if raw is None:  # a streamed body (STREAM): the caller reads it
-                    return response
+                answer = self._send_once(request, max_bytes, sink)
             except _PausedWhileWaiting:
                 continue  # not sent: wait out the pause at the gate, then take a new slot
             except httpx.TransportError as exc:
@@ -162,7 +256,9 @@ class PoliteTransport(httpx.BaseTransport):
                 log.warning("%s: %s; retry %d in %.2fs", url, type(exc).__name__, failures, delay)
                 self._sleep(delay)
                 continue
-            block = classify_block(response.status_code, decoded_head(response, raw))
+            response, body = answer.response, answer.body
+            whole = body.data if body.size == len(body.data) else b""
+            block = classify_block(response.status_code, whole)
             if block == "undeclared":
                 raise BlockedError(
                     f"{url}: EDGAR refused the User-Agent as an undeclared automated tool; "
@@ -200,20 +296,15 @@ class PoliteTransport(httpx.BaseTransport):
                 )
                 self._sleep(delay)
                 continue
-            return httpx.Response(
-                response.status_code,
-                headers=response.headers,
-                stream=httpx.ByteStream(raw),
-                request=request,
-                extensions=response.extensions,
-            )
+            return answer
 
     def close(self) -> None:
         self.inner.close()
 
 
 def build_client(settings: Settings, *, inner: httpx.BaseTransport | None = None) -> httpx.Client:
-    """The one factory for EDGAR clients: User-Agent, timeouts, rate limiter, block gate, retries.
+    """The one factory for EDGAR clients: User-Agent, timeouts and deadline, byte caps, rate
+    limiter, shared block gate, retries.
 
     ``inner`` replaces the network transport (tests pass ``httpx.MockTransport``). Also moves
     the objects alive now (modules: Prefect, httpx, DuckDB...) out of the cyclic collector's
@@ -227,15 +318,17 @@ def build_client(settings: Settings, *, inner: httpx.BaseTransport | None = None
         max_keepalive_connections=max(settings.concurrency, 1),
     )
     transport = PoliteTransport(
-        inner or httpx.HTTPTransport(limits=limits, retries=0),
+        inner or DeadlineTransport(limits=limits),
         limiter=make_limiter(settings),
-        gate=BlockGate(settings.block_pause_s),
+        gate=make_gate(settings),
         policy=RetryPolicy(
             max_retries=settings.max_retries,
             base_s=settings.retry_base_s,
             cap_s=settings.retry_cap_s,
             max_blocks=settings.max_blocks,
         ),
+        deadline_s=settings.deadline_s,
+        max_bytes=settings.max_submission_bytes,
     )
     return httpx.Client(
         base_url=settings.edgar_url,
@@ -245,6 +338,10 @@ def build_client(settings: Settings, *, inner: httpx.BaseTransport | None = None
         },
         timeout=httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0)),
         transport=transport,
-        follow_redirects=True,
-        max_redirects=5,
+        follow_redirects=False,  # PoliteTransport follows same-origin redirects itself
     )
+
+
+def _start_deadline(deadline_s: float | None) -> None:
+    if deadline_s is not None:
+        start_deadline(float(deadline_s))

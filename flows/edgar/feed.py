@@ -37,6 +37,7 @@ log = logging.getLogger("form4.feed")
 FEED_PATH = "/cgi-bin/browse-edgar"
 FEED_PAGE_SIZE = 100  # the most EDGAR gives per page
 FEED_MAX_PAGES = 10  # a first poll (nothing seen yet) reads at most this far back
+FEED_MAX_BYTES = 16 << 20  # one feed page (about 100 entries: tens of kB), read against this cap
 
 Seen = Callable[[Collection[str]], set[str]]
 
@@ -68,7 +69,7 @@ def feed_params(family: str, start: int = 0) -> dict[str, str]:
 def fetch_feed_page(client: httpx.Client, family: str, start: int = 0) -> list[FeedEntry]:
     """One page of the feed, parsed; a ``FetchError`` when EDGAR or the page fails."""
     url = httpx.URL(FEED_PATH, params=feed_params(family, start))
-    data = _content(_get(client, str(url)))
+    data = _content(_get(client, str(url), FEED_MAX_BYTES))
     try:
         return parse_feed(data)
     except ParseError as exc:

@@ -18,7 +18,12 @@ from datetime import date
 import httpx
 
 from form4.flows.config import Settings
-from form4.flows.edgar.endpoints import fetch_json, fetch_quarterly_index, quarterly_index_path
+from form4.flows.edgar.endpoints import (
+    fetch_json,
+    fetch_quarterly_index,
+    quarterly_index_path,
+    submissions_json_url,
+)
 from form4.flows.pipeline.ingest import (
     BatchResult,
     DayResult,
@@ -30,6 +35,7 @@ from form4.flows.pipeline.ingest import (
 )
 from form4.flows.pipeline.progress import ProgressSink, QuietDays
 from form4.parsers.errors import FetchError, ParseError
+from form4.parsers.identifiers import is_cik
 from form4.parsers.index import ownership_entries, read_index
 from form4.parsers.records import IndexEntry
 from form4.parsers.submissions import read_submissions_json
@@ -83,7 +89,11 @@ def backfill_range(
     (one line per stretch of them) instead of a line each."""
     results: list[DayResult] = []
     for quarter, days in plan_range(start, end, today):
-        data = fetch_quarterly_index(client, *quarter) if quarter is not None else None
+        data = (
+            fetch_quarterly_index(client, *quarter, max_bytes=settings.max_index_bytes)
+            if quarter is not None
+            else None
+        )
         if data is None:  # day by day (or the quarterly index is missing)
             for day in days:
                 results.append(
@@ -130,15 +140,21 @@ def backfill_range(
 
 
 def cik_entries(cik: str, *, settings: Settings, client: httpx.Client) -> list[IndexEntry]:
-    """Every ownership filing of ``settings.forms`` listed for ``cik``, each accession once."""
+    """Every ownership filing of ``settings.forms`` listed for ``cik``, each accession once.
+
+    Only ``submissions/CIK##########.json`` and the pages it names in EDGAR's own page-name
+    form are requested; a page named otherwise (a path, another host) and a row whose
+    accession number is not one are skipped with a warning, never fetched."""
     padded = cik.strip().zfill(10)
+    if not is_cik(padded):
+        raise FetchError(f"invalid CIK {cik!r} (up to 10 digits)")
     base = settings.data_url
-    pending = [f"{base}/submissions/CIK{padded}.json"]
+    pending = [submissions_json_url(base, f"CIK{padded}.json")]
     entries: dict[str, IndexEntry] = {}
     first = True
     while pending:
         url = pending.pop(0)
-        data = fetch_json(client, url)
+        data = fetch_json(client, url, max_bytes=settings.max_index_bytes)
         if data is None:
             if first:
                 raise FetchError(f"{url}: no submissions file for CIK {padded}")
@@ -151,7 +167,11 @@ def cik_entries(cik: str, *, settings: Settings, client: httpx.Client) -> list[I
         for problem in problems:
             log.warning("%s row %d skipped: %s", url, problem.line_no, problem.problem)
         if first:
-            pending.extend(f"{base}/submissions/{name}" for name in pages)
+            for name in pages:
+                try:
+                    pending.append(submissions_json_url(base, name))
+                except FetchError as exc:
+                    log.warning("%s: %s; skipped", url, exc)
             first = False
         for entry in found:
             entries.setdefault(entry.accession_number, entry)

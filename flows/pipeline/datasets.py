@@ -126,7 +126,13 @@ def import_dataset_quarter(
     """Fetch, check and import one quarter; a form4 error is recorded, not raised."""
     target = zip_path(settings, quarter)
     try:
-        download = download_zip(client, url, target, max_bytes=settings.max_dataset_bytes)
+        download = download_zip(
+            client,
+            url,
+            target,
+            max_bytes=settings.max_dataset_bytes,
+            deadline_s=settings.deadline_s,
+        )
     except Form4Error as exc:
         _record(warehouse, quarter, "failed", str(exc))
         return QuarterOutcome(quarter, "failed", message=str(exc), requests=1)
@@ -203,7 +209,13 @@ def verify_dataset_quarter(
             if url is None:
                 return QuarterOutcome(quarter, "pending", message="not published yet")
             try:
-                download_zip(client, url, target, max_bytes=settings.max_dataset_bytes)
+                download_zip(
+                    client,
+                    url,
+                    target,
+                    max_bytes=settings.max_dataset_bytes,
+                    deadline_s=settings.deadline_s,
+                )
             except Form4Error as exc:
                 return QuarterOutcome(quarter, "failed", message=str(exc))
     try:

@@ -175,11 +175,11 @@ class _Outcome:
     reject: Reject | None = None
 
 
-def _fetch(entry: IndexEntry, *, client: httpx.Client, pack: RawPack) -> _Fetched:
+def _fetch(entry: IndexEntry, *, client: httpx.Client, pack: RawPack, max_bytes: int) -> _Fetched:
     acc = entry.accession_number
     day = entry.date_filed
     try:
-        data = fetch_submission(client, entry)
+        data = fetch_submission(client, entry, max_bytes=max_bytes)
     except BlockedError:
         raise
     except FetchError as exc:
@@ -400,7 +400,9 @@ def process_entries(
     ):
 
         def fetch(entry: IndexEntry) -> _Fetched:
-            fetched = _fetch(entry, client=client, pack=pack)
+            fetched = _fetch(
+                entry, client=client, pack=pack, max_bytes=settings.max_submission_bytes
+            )
             if progress is not None:
                 progress.advance(1)
             return fetched
@@ -469,7 +471,7 @@ def ingest_day(
     """One EDGAR day end to end; safe to re-run (already-held filings are not fetched again)."""
     if progress is not None:
         progress.describe(f"{day}")
-    data = fetch_daily_index(client, day)
+    data = fetch_daily_index(client, day, max_bytes=settings.max_index_bytes)
     if data is None:
         status = "pending" if day >= today else "no_index"
         warehouse.mark_day(day, settings.forms, status)
