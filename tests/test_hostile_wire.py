@@ -312,7 +312,7 @@ def test_a_batch_holding_too_many_raw_bytes_is_loaded_in_parts(
         )
         with build_client(settings) as client, Warehouse(settings.db_path) as wh:
             entries = [
-                IndexEntry("4", "X", h.ciks[0], DAY, "", h.accession)
+                IndexEntry(h.form_type, "X", h.ciks[0], DAY, "", h.accession)
                 for h in (read_header(s) for s in subs)
             ]
             result = process_entries(

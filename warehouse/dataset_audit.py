@@ -145,6 +145,13 @@ def _compare(
 
 def verify_quarter(warehouse: Warehouse, path: Path, quarter: Quarter) -> AuditResult:
     """Compare the quarter's ZIP at ``path`` with the XML rows; replaces the quarter's earlier
+    rows of ``source_differences``. The DuckDB file is held for the comparison."""
+    with warehouse.connection():
+        return _verify_quarter(warehouse, path, quarter)
+
+
+def _verify_quarter(warehouse: Warehouse, path: Path, quarter: Quarter) -> AuditResult:
+    """Compare the quarter's ZIP at ``path`` with the XML rows; replaces the quarter's earlier
     rows of ``source_differences``."""
     result = AuditResult(quarter)
     con = warehouse.con.cursor()

@@ -116,6 +116,21 @@ def import_quarter(
     sha256: str | None = None,
 ) -> ImportResult:
     """Import one quarter's ZIP (see the module docstring); ``LoadError`` leaves the warehouse
+    as it was. The DuckDB file is held for the import (one transaction), not longer."""
+    with warehouse.connection():
+        return _import_quarter(warehouse, path, quarter, url=url, size=size, sha256=sha256)
+
+
+def _import_quarter(
+    warehouse: Warehouse,
+    path: Path,
+    quarter: Quarter,
+    *,
+    url: str | None = None,
+    size: int | None = None,
+    sha256: str | None = None,
+) -> ImportResult:
+    """Import one quarter's ZIP (see the module docstring); ``LoadError`` leaves the warehouse
     as it was."""
     result = ImportResult(quarter)
     source = f"dataset:{quarter.label}"

@@ -21,6 +21,7 @@ import httpx
 
 from form4.flows.edgar.client import DEADLINE_EXTENSION
 from form4.flows.edgar.endpoints import fetch_to_file
+from form4.flows.edgar.wire import ResponseTooLarge
 from form4.parsers.dataset_index import Quarter, dataset_links
 from form4.parsers.errors import FetchError
 
@@ -76,9 +77,12 @@ def download_zip(
     retries a transfer that breaks)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     wanted = max(deadline_s or 0.0, max_bytes / DOWNLOAD_RATE)
-    size = fetch_to_file(
-        client, url, target, max_bytes=max_bytes, extensions={DEADLINE_EXTENSION: wanted}
-    )
+    try:
+        size = fetch_to_file(
+            client, url, target, max_bytes=max_bytes, extensions={DEADLINE_EXTENSION: wanted}
+        )
+    except ResponseTooLarge as exc:
+        raise FetchError(f"{exc} (FORM4_MAX_DATASET_BYTES)", url=url) from exc
     digest = hashlib.sha256()
     with open(target, "rb") as done:
         while chunk := done.read(_CHUNK):

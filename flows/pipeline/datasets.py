@@ -72,13 +72,12 @@ def zip_path(settings: Settings, quarter: Quarter) -> Path:
 
 
 def _held(warehouse: Warehouse) -> dict[str, str | None]:
-    return {
-        r[0]: r[1]
-        for r in warehouse.con.execute(
+    with warehouse.connection() as con:
+        rows = con.execute(
             "SELECT quarter, zip_path FROM dataset_quarters WHERE list_contains(?, status)",
             [list(HELD)],
         ).fetchall()
-    }
+    return {r[0]: r[1] for r in rows}
 
 
 def plan_quarters(
@@ -108,11 +107,12 @@ def plan_quarters(
 
 
 def _record(warehouse: Warehouse, quarter: Quarter, status: str, message: str) -> None:
-    con = warehouse.con.cursor()
-    try:
-        record_quarter(con, quarter, status=status, problems=[message])
-    finally:
-        con.close()
+    with warehouse.connection() as base:
+        con = base.cursor()
+        try:
+            record_quarter(con, quarter, status=status, problems=[message])
+        finally:
+            con.close()
 
 
 def import_dataset_quarter(
@@ -173,10 +173,11 @@ def reprocess_datasets(
     on_quarter: Callable[[QuarterOutcome], None] | None = None,
 ) -> list[QuarterOutcome]:
     """Import again, from the kept ZIPs, every quarter imported before (or those of ``spec``)."""
-    rows = warehouse.con.execute(
-        "SELECT quarter, zip_path, url FROM dataset_quarters WHERE zip_path IS NOT NULL "
-        "ORDER BY quarter"
-    ).fetchall()
+    with warehouse.connection() as con:
+        rows = con.execute(
+            "SELECT quarter, zip_path, url FROM dataset_quarters WHERE zip_path IS NOT NULL "
+            "ORDER BY quarter"
+        ).fetchall()
     wanted = {q.label for q in spec.quarters()} if spec is not None and spec.first else None
     out = []
     for label, path, url in rows:
