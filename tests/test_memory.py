@@ -3,7 +3,9 @@
 A child process ingests, from the loopback EDGAR, a day whose filings include 45 MB
 submissions (a large exhibit beside the XML), XML documents of 9 MB and 1 MB remarks, with a
 batch of one filing and with a batch of every filing; its peak resident memory is read from
-the kernel (``ru_maxrss``) when it ends.
+the kernel when it ends: ``VmHWM`` of ``/proc/self/status``, the high-water mark of the child's
+own address space. (``ru_maxrss`` would not do: Linux carries the parent's high-water mark over
+``fork`` and ``exec``, so a child of a large test process would report the parent's size.)
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ DAY = date(2026, 2, 2)
 LIMIT_MB = 1024
 
 CHILD = """
-import resource, sys
+import sys
 from datetime import date
 from pathlib import Path
 from form4.flows.config import Settings
@@ -34,7 +36,8 @@ env = {"SEC_USER_AGENT": "memory test mem@form4.example", "FORM4_BATCH_SIZE": sy
        "FORM4_MAX_RPS": "1000", "FORM4_RATE_DIR": "none"}
 settings = Settings.from_env(env, db_path=Path(sys.argv[2]) / "w.duckdb", edgar_url=sys.argv[3])
 result = run_ingest(settings, date(2026, 2, 2), today=date(2026, 2, 10))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+status = Path("/proc/self/status").read_text()
+peak = int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) // 1024
 print(result.error, result.totals.loaded, result.totals.rejected, peak, flush=True)
 """
 
