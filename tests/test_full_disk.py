@@ -113,6 +113,7 @@ def test_an_export_on_a_full_disk_fails_in_one_line_and_leaves_no_temporary_file
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("form4.warehouse.parquet.os.replace", full)
+    capsys.readouterr()  # the ingest's own lines (stderr, once an earlier test ran main())
     assert main(["export", "--parquet", str(target), "--db", str(settings.db_path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "No space left on device" in err
