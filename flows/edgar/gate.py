@@ -22,13 +22,12 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
-from form4.flows.edgar.rate import rate_file
+from form4.flows.edgar.rate import MIN_SLEEP_S, Clock, Sleep, rate_file
 
 if TYPE_CHECKING:
     from form4.flows.config import Settings
@@ -50,10 +49,6 @@ __all__ = [
 
 log = logging.getLogger("form4.http")
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
-
-_MIN_SLEEP_S = 0.001  # never spin on a wait shorter than the clock can resolve
 _MAGIC = b"form4bk1"
 _RECORD = struct.Struct("<dd")  # end of the pause (monotonic), its length in seconds
 RATE_EXCEEDED = b"Request Rate Threshold Exceeded"
@@ -127,7 +122,7 @@ class BlockGate:
                 remaining = max(self._until, self._shared(now)) - now
             if remaining <= 0:
                 return
-            self._sleep(max(remaining, _MIN_SLEEP_S))
+            self._sleep(max(remaining, MIN_SLEEP_S))
 
     def _shared(self, now: float) -> float:
         """The end of the pause in the file (``-inf`` without a file or a valid pause)."""

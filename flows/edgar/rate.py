@@ -45,10 +45,13 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = [
     "AVAILABLE",
+    "Clock",
     "Limiter",
     "RateLimiter",
+    "Sleep",
     "make_limiter",
     "MARGIN_S",
+    "MIN_SLEEP_S",
     "MAX_ENTRIES",
     "SharedRateLimiter",
     "rate_file",
@@ -63,7 +66,7 @@ Sleep = Callable[[float], None]
 AVAILABLE = fcntl is not None
 MAX_ENTRIES = 2048  # two seconds at the fastest rate any test or bench uses
 _KEEP_S = 10.0  # starts younger than this are kept for slower processes sharing the file
-_MIN_SLEEP_S = 0.001
+MIN_SLEEP_S = 0.001  # never spin on a wait shorter than the clock can resolve
 _MAGIC = b"form4rt1"  # 8 bytes, so the start times that follow stay aligned
 
 
@@ -123,7 +126,7 @@ class SharedRateLimiter:
                     raise FetchError(f"shared rate-limit file {self.path}: {exc}") from None
             if granted:
                 return at
-            self._sleep(max(at, _MIN_SLEEP_S))
+            self._sleep(max(at, MIN_SLEEP_S))
 
     def _try(self) -> tuple[bool, float]:
         """Under the file lock: (True, start time) with the start appended to the log, or
@@ -203,7 +206,7 @@ class RateLimiter:
                     self._starts.append(now)
                     return now
                 wait = self._starts[0] + self.window_s - now
-            self._sleep(max(wait, _MIN_SLEEP_S))
+            self._sleep(max(wait, MIN_SLEEP_S))
 
 
 def make_limiter(settings: Settings) -> Limiter:
