@@ -173,18 +173,19 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     con.register("_ds_plan_view", filing_plan_mentions(candidates))
     con.execute("CREATE OR REPLACE TEMP TABLE _ds_plan AS SELECT * FROM _ds_plan_view")
     con.unregister("_ds_plan_view")
-    # The key of each transaction's facts, as parsers.ownership._Context.facts keys them.
+    # The key of each transaction's facts, as parsers.ownership._Context.facts keys them;
+    # every derived table below is joined back to its row by ``rid``.
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_tx_keyed AS
-        SELECT t.ACCESSION_NUMBER, t.is_derivative, t.line_no,
-               _up(t.TRANS_CODE) AS code,
+        SELECT t.rid, t.is_derivative, _up(t.TRANS_CODE) AS code,
                list_concat(coalesce(n.notes, []),
                            CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END) AS texts,
                CASE WHEN len(n.price_notes) > 0 THEN n.price_notes END AS price_texts,
                CASE WHEN t.is_derivative THEN t.SECURITY_TITLE END AS title,
                s.aff AS aff10b5_one,
-               coalesce(p.plan_mentioned, false) AS plan_mentioned
+               coalesce(p.plan_mentioned, false) AS plan_mentioned,
+               t.TRANS_PRICEPERSHARE AS price
         FROM _ds_tx t
         JOIN _ds_sub s USING (ACCESSION_NUMBER)
         LEFT JOIN _ds_tx_notes n USING (rid)
@@ -203,7 +204,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_tx_facts AS
-        SELECT k.ACCESSION_NUMBER, k.is_derivative, k.line_no, f.* EXCLUDE (fact_id)
+        SELECT k.rid, f.* EXCLUDE (fact_id)
         FROM _ds_tx_keyed k
         JOIN _ds_keys_view d
           ON k.code IS NOT DISTINCT FROM d.code AND k.texts IS NOT DISTINCT FROM d.texts
@@ -217,15 +218,17 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     con.unregister("_ds_keys_view")
     con.unregister("_ds_facts_view")
     # Price ranges: per distinct (texts, price) of the rows whose texts give one.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_tx_ranged AS
+        SELECT k.rid, coalesce(k.price_texts, k.texts) AS range_texts, k.price
+        FROM _ds_tx_keyed k JOIN _ds_tx_facts f USING (rid) WHERE f.has_range
+        """
+    )
     range_keys = con.sql(
         """
         SELECT row_number() OVER () AS range_id, * FROM (
-            SELECT DISTINCT coalesce(k.price_texts, k.texts) AS range_texts,
-                   t.TRANS_PRICEPERSHARE AS price
-            FROM _ds_tx_keyed k
-            JOIN _ds_tx_facts f USING (ACCESSION_NUMBER, is_derivative, line_no)
-            JOIN _ds_tx t USING (ACCESSION_NUMBER, is_derivative, line_no)
-            WHERE f.has_range)
+            SELECT DISTINCT range_texts, price FROM _ds_tx_ranged)
         """
     ).to_arrow_table()
     con.register("_ds_range_keys_view", range_keys)
@@ -233,12 +236,10 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_tx_ranges AS
-        SELECT k.ACCESSION_NUMBER, k.is_derivative, k.line_no, r.* EXCLUDE (range_id)
-        FROM _ds_tx_keyed k
-        JOIN _ds_tx t USING (ACCESSION_NUMBER, is_derivative, line_no)
+        SELECT k.rid, r.* EXCLUDE (range_id)
+        FROM _ds_tx_ranged k
         JOIN _ds_range_keys_view d
-          ON coalesce(k.price_texts, k.texts) = d.range_texts
-         AND t.TRANS_PRICEPERSHARE IS NOT DISTINCT FROM d.price
+          ON k.range_texts = d.range_texts AND k.price IS NOT DISTINCT FROM d.price
         JOIN _ds_ranges_view r ON r.range_id = d.range_id
         """
     )
@@ -370,8 +371,8 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
                    {_FILING_KEYS}
             FROM _ds_tx t JOIN _ds_sub s USING (ACCESSION_NUMBER)
             LEFT JOIN _ds_codes c ON c.code = _up(t.TRANS_CODE)
-            LEFT JOIN _ds_tx_facts f USING (ACCESSION_NUMBER, is_derivative, line_no)
-            LEFT JOIN _ds_tx_ranges r USING (ACCESSION_NUMBER, is_derivative, line_no)
+            LEFT JOIN _ds_tx_facts f USING (rid)
+            LEFT JOIN _ds_tx_ranges r USING (rid)
             """,
             [],
         )
