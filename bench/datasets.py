@@ -13,8 +13,10 @@ extrapolated from the measured per-row rate (stated as such in the output).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,7 +25,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, emit
+from bench.common import CORPUS, ROOT, emit
 
 REAL = ROOT.parent / "shared" / "datasets" / "2024q3"
 RATES = {"NONDERIV_TRANS": 2.5, "REPORTINGOWNER": 1.1, "FOOTNOTES": 3.0}
@@ -42,6 +44,39 @@ print(json.dumps({"seconds": seconds, "rows_in": sum(result.rows.values()),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2])}))
 """
+
+
+_AMOUNT = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*\.\d+")
+
+
+@functools.cache
+def corpus_texture() -> tuple[list[str], list[str]]:
+    """The real corpus's footnote texts (whitespace folded) and its Table I transaction codes,
+    one per row (so drawing from it draws codes at the corpus's frequencies)."""
+    from form4.parsers.ownership import parse_ownership
+
+    texts: list[str] = []
+    codes: list[str] = []
+    for path in sorted(CORPUS.glob("real/xml/*.xml")) + sorted(CORPUS.glob("xml/*.xml")):
+        try:
+            doc = parse_ownership(path.read_bytes())
+        except Exception:  # noqa: BLE001 - a corpus file form4 rejects adds no texture
+            continue
+        texts += [" ".join(note.text.split()) for note in doc.footnotes if note.text.strip()]
+        codes += [t.transaction_code for t in doc.transactions if t.transaction_code]
+    if not texts:
+        raise SystemExit(f"no corpus footnotes: is the corpus at {CORPUS}?")
+    return texts, codes
+
+
+def _vary(text: str, rng: random.Random) -> str:
+    """A real footnote with its amounts (prices, share counts) redrawn, digit by digit: each
+    filing's weighted-average and share-count footnotes are its own, as on EDGAR, while its
+    boilerplate (trusts, plans, vesting schedules) recurs word for word."""
+    return _AMOUNT.sub(
+        lambda m: "".join(str(rng.randint(1, 9)) if c.isdigit() else c for c in m.group(0)),
+        text,
+    )
 
 
 def _accession(n: int) -> str:
@@ -80,14 +115,7 @@ def synthesize(submissions: int, target: Path, seed: int = 16, offset: int = 0) 
             rows[name] = len(out) - 1
             archive.writestr(f"{name}.tsv", "\n".join(out) + "\n")
         cols = metadata_columns()
-        notes = [
-            "The price reported is a weighted average price. These shares were sold in multiple "
-            "transactions at prices ranging from $10.05 to $10.60, inclusive.",
-            "Shares sold to cover tax withholding obligations in connection with the vesting "
-            "of restricted stock units.",
-            "The reported securities are held directly by a family trust of which the "
-            "reporting person is a trustee.",
-        ]
+        texts, codes = corpus_texture()
         owners, trans, foots = [], [], []
         sk = 10_000_000
         for n in range(submissions):
@@ -106,9 +134,14 @@ def synthesize(submissions: int, target: Path, seed: int = 16, offset: int = 0) 
                         "RPTOWNER_ZIPCODE": "62701",
                     }
                 )
-            for i in range(3):
+            count = int(RATES["FOOTNOTES"]) + (rng.random() < RATES["FOOTNOTES"] % 1)
+            for i in range(count):
                 foots.append(
-                    {"ACCESSION_NUMBER": acc, "FOOTNOTE_ID": f"F{i + 1}", "FOOTNOTE_TXT": notes[i]}
+                    {
+                        "ACCESSION_NUMBER": acc,
+                        "FOOTNOTE_ID": f"F{i + 1}",
+                        "FOOTNOTE_TXT": _vary(rng.choice(texts), rng),
+                    }
                 )
             count = int(RATES["NONDERIV_TRANS"]) + (rng.random() < RATES["NONDERIV_TRANS"] % 1)
             for _ in range(count):
@@ -120,7 +153,7 @@ def synthesize(submissions: int, target: Path, seed: int = 16, offset: int = 0) 
                         "SECURITY_TITLE": "Common Stock",
                         "TRANS_DATE": "15-AUG-2024",
                         "TRANS_FORM_TYPE": "4",
-                        "TRANS_CODE": rng.choice("SSPAMFG"),
+                        "TRANS_CODE": rng.choice(codes),
                         "EQUITY_SWAP_INVOLVED": "0",
                         "TRANS_SHARES": f"{rng.randint(1, 90000)}.0",
                         "TRANS_PRICEPERSHARE": f"{rng.randint(100, 20000) / 100}",

@@ -35,6 +35,9 @@ from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = [
+    "PLAN_CUES",
+    "RANGE_CUES",
+    "SALE_CUES",
     "SALE_REASONS",
     "PriceRange",
     "classify_sale",
@@ -408,3 +411,16 @@ def _security_kind(title: str | None, texts: tuple[str, ...]) -> str:
         if kind is not None:
             return kind
     return "other"
+
+
+# ------------------------------------------------------------------ what a text can give
+
+# The words that open each classifier's door. An ASCII text (no character folding applies to
+# one) holding none of a classifier's words gives that classifier nothing: ``classify_sale``,
+# ``has_price_range``, ``row_price_range`` and ``mentions_10b5_1`` answer the same with or
+# without it in their list. A caller holding many texts may so pass only those that hold a
+# word (``warehouse.dataset_rows`` picks them in SQL) and any non-ASCII text. Sale and range
+# words are looked for in the lower-cased text, plan words in the text as written.
+SALE_CUES: tuple[str, ...] = _CUES
+RANGE_CUES: tuple[str, ...] = _RANGE_CUES
+PLAN_CUES: tuple[str, ...] = ("10b", "10B")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,11 +31,14 @@ from form4.flows.pipeline.ingest import parse_raw
 from form4.parsers.dataset_index import Quarter, dataset_links, parse_quarters
 from form4.parsers.dataset_tables import read_bytes
 from form4.parsers.errors import ConfigError
+from form4.parsers.normalize import SALE_REASONS
+from form4.parsers.ownership import parse_ownership
 from form4.parsers.records import ParsedFiling
 from form4.warehouse.dataset_audit import ROUNDING, verify_quarter
 from form4.warehouse.db import Warehouse
 from form4.warehouse.insider_report import build_report, render_json
 from form4.warehouse.views import ANALYST_VIEWS
+from tests.conftest import corpus_dir
 from tests.dataset_zip import (
     INDEX_PATH,
     build_zip,
@@ -613,6 +617,92 @@ def test_a_sample_day_as_a_data_set_gives_the_same_views_and_report_as_its_xml(
     finally:
         xml.close()
         ds.close()
+
+
+def sale_reason_variants() -> list[ParsedFiling]:
+    """Real corpus filings with a sale, the footnote on their first sale's row replaced by
+    each modelled phrasing of tests/test_sale_reason.py (the corpus holds few sell-to-cover
+    and exercise sales), parsed by the XML path."""
+    from tests.test_real_corpus import direct_parse, wrap
+    from tests.test_sale_reason import MODELLED
+
+    sales = []
+    for path in sorted((corpus_dir() / "real" / "xml").glob("*.xml")):
+        xml = path.read_bytes()
+        doc = parse_ownership(xml)
+        row = next((t for t in doc.transactions if t.transaction_code == "S"), None)
+        if row is not None and row.footnote_ids:
+            sales.append((xml, row.footnote_ids[0]))
+    assert len(sales) > 10
+    subs = []
+    for n, (text, _) in enumerate(MODELLED):
+        xml, note = sales[n % len(sales)]
+        pattern = rb'(<footnote id="' + re.escape(note.encode()) + rb'"[^>]*>).*?(</footnote>)'
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").encode().replace(b"\\", b"\\\\")
+        changed, count = re.subn(pattern, rb"\g<1>" + escaped + rb"\g<2>", xml, count=1, flags=re.S)
+        assert count == 1
+        subs.append(wrap(changed, f"0009100000-26-{n:06d}", DAY))
+    return direct_parse(subs)
+
+
+def test_every_real_corpus_filing_as_a_data_set_gets_the_xml_paths_derived_columns(
+    tmp_path: Path,
+) -> None:
+    """Guards against the data set path's normalisation drifting from the XML path's on real
+    wording: it asks each classifier only about the texts holding its words, and this holds
+    that to the XML parse of every corpus filing, row by row."""
+    from form4.warehouse.datasets import import_quarter
+    from tests.test_real_corpus import corpus_day, direct_parse
+
+    filings = direct_parse(corpus_day()) + sale_reason_variants()
+    assert len(filings) > 300
+    path = tmp_path / "2026q1_form345.zip"
+    path.write_bytes(dataset_of(filings))
+    with Warehouse(tmp_path / "ds.duckdb") as wh:
+        result = import_quarter(wh, path, Quarter(2026, 1))
+        tx = {
+            (r[0], r[1], r[2]): r[3:]
+            for r in wh.con.execute(
+                "SELECT accession_number, is_derivative, line_no, sale_reason, sale_reason_text,"
+                " is_sell_to_cover, is_10b5_1, price_range_low, price_range_high,"
+                " price_range_unusable, security_kind FROM transactions"
+            ).fetchall()
+        }
+        holds = {
+            (r[0], r[1], r[2]): r[3]
+            for r in wh.con.execute(
+                "SELECT accession_number, is_derivative, line_no, security_kind FROM holdings"
+            ).fetchall()
+        }
+    assert result.rejected == 0, result.reject_reasons
+    expected_tx = {
+        (f.header.accession_number, t.is_derivative, t.line_no): (
+            t.sale_reason,
+            t.sale_reason_text,
+            t.is_sell_to_cover,
+            t.is_10b5_1,
+            t.price_range_low,
+            t.price_range_high,
+            t.price_range_unusable,
+            t.security_kind,
+        )
+        for f in filings
+        for t in f.document.transactions
+    }
+    expected_holds = {
+        (f.header.accession_number, h.is_derivative, h.line_no): h.security_kind
+        for f in filings
+        for h in f.document.holdings
+    }
+    # the corpus holds every kind of answer, so a classifier that never fires would show
+    answers = list(expected_tx.values())
+    assert {a[0] for a in answers} == {*SALE_REASONS, None}
+    assert any(a[3] for a in answers) and any(a[4] is not None for a in answers)
+    assert any(a[6] for a in answers) and len({a[7] for a in answers}) > 3
+    wrong = [(k, v, expected_tx.get(k)) for k, v in tx.items() if expected_tx.get(k) != v]
+    assert not wrong, (len(wrong), wrong[:3])
+    assert tx.keys() == expected_tx.keys()
+    assert holds == expected_holds
 
 
 # ----------------------------------------------------------------------------- 8. bad input

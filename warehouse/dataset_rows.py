@@ -20,9 +20,12 @@ from form4.parsers.dataset_facts import (
     filing_plan_mentions,
     holding_kinds,
     price_ranges,
+    text_lookup,
+    title_kinds,
     transaction_facts,
 )
 from form4.parsers.dataset_tables import LAYOUT
+from form4.parsers.normalize import PLAN_CUES, RANGE_CUES, SALE_CUES
 from form4.warehouse.dataset_stage import Staged
 from form4.warehouse.db import utcnow
 from form4.warehouse.schema import DATA_TABLES, TABLES
@@ -41,6 +44,10 @@ _MACROS = (
     "CREATE OR REPLACE TEMP MACRO _cik(x) AS "
     "CASE WHEN regexp_full_match(x, '[0-9]{1,10}') THEN lpad(x, 10, '0') ELSE x END",
     "CREATE OR REPLACE TEMP MACRO _up(x) AS upper(x)",
+    # text ids of the packed references (see _SALE) whose classifier bit is set; all of them
+    "CREATE OR REPLACE TEMP MACRO _ids(l, bit) AS "
+    "list_transform(list_filter(l, lambda x: (x & bit) <> 0), lambda x: x >> 3)",
+    "CREATE OR REPLACE TEMP MACRO _all_ids(l) AS list_transform(l, lambda x: x >> 3)",
 )
 
 # The _FN columns of a row in the XML document's order, and the field each annotates
@@ -75,9 +82,28 @@ _HOLD_FN = (
 
 _FILING_KEYS = "s.ISSUER_CIK AS issuer_cik, s.FILING_DATE AS filing_date"
 
+# A text reference packed in one integer: text id * 8 + which classifiers may read the text
+# (1 classify_sale, 2 the price range, 4 the 10b5-1 plan).
+_SALE, _RANGE, _PLAN = 1, 2, 4
+
+
+def _holds_any(expr: str, cues: tuple[str, ...]) -> str:
+    return " OR ".join(f"contains({expr}, '{cue.replace(chr(39), chr(39) * 2)}')" for cue in cues)
+
+
+# Which classifiers may read a text: one whose words it holds, and every one for a text that
+# is not ASCII (the classifiers fold some characters first; see parsers.normalize.SALE_CUES).
+_BITS = f"""
+    CASE WHEN strlen(text) <> length(text) THEN {_SALE | _RANGE | _PLAN} ELSE
+        (CASE WHEN {_holds_any("lower(text)", SALE_CUES)} THEN {_SALE} ELSE 0 END)
+      + (CASE WHEN {_holds_any("lower(text)", RANGE_CUES)} THEN {_RANGE} ELSE 0 END)
+      + (CASE WHEN {_holds_any("text", PLAN_CUES)} THEN {_PLAN} ELSE 0 END) END
+"""
+
 
 def _rows_sql(kind: str) -> str:
-    """Table I and II rows of the target accessions, numbered in document order."""
+    """Table I and II rows of the target accessions, numbered in document order, with their
+    filing's keys and the packed references of their texts (footnotes in order, remarks)."""
     tables = (
         ("NONDERIV_TRANS", "DERIV_TRANS") if kind == "tx" else ("NONDERIV_HOLDING", "DERIV_HOLDING")
     )
@@ -87,36 +113,51 @@ def _rows_sql(kind: str) -> str:
         sk = LAYOUT[table].key[1]
         derivative = table.startswith("DERIV")
         parts.append(
-            f"SELECT *, {str(derivative).lower()} AS is_derivative, row_number() OVER ("
-            f"PARTITION BY ACCESSION_NUMBER ORDER BY {sk}, _row) AS line_no "
+            f"SELECT * EXCLUDE (_error, _text), {str(derivative).lower()} AS is_derivative, "
+            f"row_number() OVER (PARTITION BY ACCESSION_NUMBER ORDER BY {sk}, _row) AS line_no "
             f"FROM _ds_{table} WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)"
         )
     ids = ", ".join(col for col, _ in fns)  # concat_ws skips NULLs: one split per row
     price = "_fn(TRANS_PRICEPERSHARE_FN)" if kind == "tx" else "[]::VARCHAR[]"
-    return (
-        f"SELECT *, row_number() OVER () AS rid, _once(_fn(concat_ws(',', {ids}))) "
-        f"AS footnote_ids, {price} AS price_ids FROM (" + " UNION ALL BY NAME ".join(parts) + ")"
-    )
+    return f"""
+        SELECT r.*, s.ISSUER_CIK AS issuer_cik, s.FILING_DATE AS filing_date,
+               list_concat(
+                   list_filter(list_transform(r.footnote_ids, lambda i: m.refs[i]),
+                               lambda x: x IS NOT NULL),
+                   CASE WHEN s.remarks_ref IS NULL THEN [] ELSE [s.remarks_ref] END) AS refs,
+               list_filter(list_transform(r.price_ids, lambda i: m.refs[i]),
+                           lambda x: x IS NOT NULL) AS price_refs
+        FROM (SELECT *, row_number() OVER () AS rid,
+                     _once(_fn(concat_ws(',', {ids}))) AS footnote_ids, {price} AS price_ids
+              FROM ({" UNION ALL BY NAME ".join(parts)})) r
+        JOIN _ds_sub s USING (ACCESSION_NUMBER)
+        LEFT JOIN _ds_refmap m USING (ACCESSION_NUMBER)
+    """
 
 
-def _stage_rows(con: duckdb.DuckDBPyConnection) -> None:
-    """``_ds_tx`` and ``_ds_hold``: the rows to load, with their footnote texts."""
-    for kind in ("tx", "hold"):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _ds_{kind} AS {_rows_sql(kind)}")
-        # For each row: its footnote texts in order (those FOOTNOTES holds), and those of
-        # its price in the price's order, looked up in its filing's map id -> text.
-        con.execute(
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    return con.sql(sql).to_arrow_table()
+
+
+def _temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """An Arrow table as a temporary table of ``con``."""
+    view = f"{name}_view"
+    con.register(view, table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
+    con.unregister(view)
+
+
+def _lookup(con: duckdb.DuckDBPyConnection, ids_sql: str) -> dict[int, str]:
+    """{text id: text} for the ids ``ids_sql`` gives (one BIGINT[] column)."""
+    return text_lookup(
+        _arrow(
+            con,
             f"""
-            CREATE OR REPLACE TEMP TABLE _ds_{kind}_notes AS
-            SELECT t.rid,
-                   list_filter(list_transform(t.footnote_ids, lambda i: m.notes[i]),
-                               lambda x: x IS NOT NULL) AS notes,
-                   list_filter(list_transform(t.price_ids, lambda i: m.notes[i]),
-                               lambda x: x IS NOT NULL) AS price_notes
-            FROM _ds_{kind} t JOIN _ds_notemap m USING (ACCESSION_NUMBER)
-            WHERE len(t.footnote_ids) > 0
-            """
+            SELECT text_id, text FROM _ds_texts
+            WHERE text_id IN (SELECT DISTINCT unnest(ids) FROM ({ids_sql}) k(ids))
+            """,
         )
+    )
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
@@ -126,16 +167,6 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         con.execute(macro)
     submission = staged.headers.get("SUBMISSION")
     has_aff = submission is not None and "AFF10B5ONE" in submission.present
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _ds_sub AS
-        SELECT DISTINCT ON (ACCESSION_NUMBER) *, _cik(ISSUERCIK) AS ISSUER_CIK,
-               {"AFF10B5ONE" if has_aff else "NULL::BOOLEAN"} AS aff
-        FROM _ds_SUBMISSION
-        WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
-        ORDER BY ACCESSION_NUMBER, _row
-        """
-    )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_notes AS
@@ -147,71 +178,124 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         ORDER BY ACCESSION_NUMBER, FOOTNOTE_ID, _row
         """
     )
+    # Every distinct text of the quarter (footnotes and remarks) once, with the classifiers
+    # that may read it; id 0 is the empty text (a footnote without one).
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _ds_notemap AS
-        SELECT ACCESSION_NUMBER,
-               map_from_entries(list(struct_pack(k := FOOTNOTE_ID, v := FOOTNOTE_TXT))) AS notes
-        FROM _ds_notes GROUP BY ACCESSION_NUMBER
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ds_texts AS
+        SELECT row_number() OVER () AS text_id, text, {_BITS} AS bits FROM (
+            SELECT DISTINCT FOOTNOTE_TXT AS text FROM _ds_notes WHERE FOOTNOTE_TXT <> ''
+            UNION
+            SELECT REMARKS FROM _ds_SUBMISSION
+            WHERE REMARKS <> '' AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target))
+        UNION ALL SELECT 0, '', 0
         """
     )
-    _stage_rows(con)
-    # Does any footnote or the remarks of a filing name a 10b5-1 plan? Only filings whose
-    # texts contain "10b" can (parsers.normalize.mentions_10b5_1), so only those are asked.
-    candidates = con.sql(
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ds_sub AS
+        SELECT DISTINCT ON (ACCESSION_NUMBER) *, _cik(ISSUERCIK) AS ISSUER_CIK,
+               {"AFF10B5ONE" if has_aff else "NULL::BOOLEAN"} AS aff,
+               (SELECT x.text_id * 8 + x.bits FROM _ds_texts x WHERE x.text = REMARKS)
+                   AS remarks_ref
+        FROM _ds_SUBMISSION
+        WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
+        ORDER BY ACCESSION_NUMBER, _row
         """
-        SELECT s.ACCESSION_NUMBER AS accession_number,
-               list_concat(coalesce(list(n.FOOTNOTE_TXT ORDER BY n._row)
-                               FILTER (n.FOOTNOTE_TXT IS NOT NULL), []),
-                           CASE WHEN any_value(s.REMARKS) IS NULL THEN []
-                                ELSE [any_value(s.REMARKS)] END) AS texts
-        FROM _ds_sub s LEFT JOIN _ds_notes n USING (ACCESSION_NUMBER)
-        GROUP BY s.ACCESSION_NUMBER
-        HAVING bool_or(n.FOOTNOTE_TXT ILIKE '%10b%') OR any_value(s.REMARKS) ILIKE '%10b%'
-        """
-    ).to_arrow_table()
-    con.register("_ds_plan_view", filing_plan_mentions(candidates))
-    con.execute("CREATE OR REPLACE TEMP TABLE _ds_plan AS SELECT * FROM _ds_plan_view")
-    con.unregister("_ds_plan_view")
-    # The key of each transaction's facts, as parsers.ownership._Context.facts keys them;
-    # every derived table below is joined back to its row by ``rid``.
+    )
+    # Per filing: footnote id -> packed reference of its text.
     con.execute(
         """
+        CREATE OR REPLACE TEMP TABLE _ds_refmap AS
+        SELECT n.ACCESSION_NUMBER,
+               map_from_entries(list(struct_pack(
+                   k := n.FOOTNOTE_ID, v := coalesce(x.text_id * 8 + x.bits, 0)))) AS refs
+        FROM _ds_notes n LEFT JOIN _ds_texts x
+          ON x.text = n.FOOTNOTE_TXT AND n.FOOTNOTE_TXT <> ''
+        GROUP BY n.ACCESSION_NUMBER
+        """
+    )
+    for kind in ("tx", "hold"):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ds_{kind} AS {_rows_sql(kind)}")
+    # Does any footnote or the remarks of a filing name a 10b5-1 plan? Only texts holding the
+    # plan words can (parsers.normalize.PLAN_CUES): each filing's such texts are asked once.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ds_filing_plan_ids AS
+        SELECT ACCESSION_NUMBER, list(DISTINCT ref >> 3 ORDER BY ref >> 3) AS plan_ids FROM (
+            SELECT n.ACCESSION_NUMBER, x.text_id * 8 + x.bits AS ref
+            FROM _ds_notes n JOIN _ds_texts x ON x.text = n.FOOTNOTE_TXT
+            UNION ALL SELECT ACCESSION_NUMBER, remarks_ref FROM _ds_sub
+            WHERE remarks_ref IS NOT NULL)
+        WHERE (ref & {_PLAN}) <> 0
+        GROUP BY ACCESSION_NUMBER
+        """
+    )
+    plan_keys = _arrow(con, "SELECT DISTINCT plan_ids FROM _ds_filing_plan_ids")
+    _temp(
+        con,
+        "_ds_plan_keys",
+        filing_plan_mentions(plan_keys, _lookup(con, "SELECT plan_ids FROM _ds_filing_plan_ids")),
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_plan AS
+        SELECT f.ACCESSION_NUMBER AS accession_number, k.plan_mentioned
+        FROM _ds_filing_plan_ids f JOIN _ds_plan_keys k USING (plan_ids)
+        """
+    )
+    # The kind a derivative's title alone gives (security_kind reads the title first).
+    titles = _arrow(
+        con,
+        "SELECT DISTINCT SECURITY_TITLE AS title FROM _ds_tx WHERE is_derivative "
+        "UNION SELECT SECURITY_TITLE FROM _ds_hold WHERE is_derivative",
+    )
+    _temp(con, "_ds_titles", title_kinds(titles))
+    # The key of each transaction's facts, as parsers.ownership._Context.facts keys them, with
+    # only the texts each classifier may read; joined back to its row by ``rid``.
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE _ds_tx_keyed AS
         SELECT t.rid, t.is_derivative, _up(t.TRANS_CODE) AS code,
-               list_concat(coalesce(n.notes, []),
-                           CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END) AS texts,
-               CASE WHEN len(n.price_notes) > 0 THEN n.price_notes END AS price_texts,
+               CASE WHEN _up(t.TRANS_CODE) = 'S' THEN _ids(t.refs, {_SALE})
+                    ELSE []::BIGINT[] END AS sale_ids,
+               _ids(t.refs, {_PLAN}) AS plan_ids,
+               _ids(CASE WHEN len(t.price_refs) > 0 THEN t.price_refs ELSE t.refs END, {_RANGE})
+                   AS range_ids,
+               CASE WHEN t.is_derivative AND k.title_kind IS NULL THEN _all_ids(t.refs)
+                    ELSE []::BIGINT[] END AS kind_ids,
                CASE WHEN t.is_derivative THEN t.SECURITY_TITLE END AS title,
                s.aff AS aff10b5_one,
                coalesce(p.plan_mentioned, false) AS plan_mentioned,
                t.TRANS_PRICEPERSHARE AS price
         FROM _ds_tx t
         JOIN _ds_sub s USING (ACCESSION_NUMBER)
-        LEFT JOIN _ds_tx_notes n USING (rid)
+        LEFT JOIN _ds_titles k ON k.title = t.SECURITY_TITLE AND t.is_derivative
         LEFT JOIN _ds_plan p ON p.accession_number = t.ACCESSION_NUMBER
         """
     )
-    keys = con.sql(
-        """
-        SELECT row_number() OVER () AS fact_id, * FROM (
-            SELECT DISTINCT code, texts, price_texts, title, is_derivative, aff10b5_one,
-                   plan_mentioned FROM _ds_tx_keyed)
-        """
-    ).to_arrow_table()
+    key_cols = (
+        "code, sale_ids, plan_ids, range_ids, kind_ids, title, is_derivative, aff10b5_one, "
+        "plan_mentioned"
+    )
+    keys = _arrow(
+        con,
+        f"SELECT row_number() OVER () AS fact_id, * FROM "
+        f"(SELECT DISTINCT {key_cols} FROM _ds_tx_keyed)",
+    )
     con.register("_ds_keys_view", keys)
-    con.register("_ds_facts_view", transaction_facts(keys))
+    by_id = _lookup(
+        con,
+        "SELECT list_concat(sale_ids, plan_ids, range_ids, kind_ids) FROM _ds_keys_view",
+    )
+    con.register("_ds_facts_view", transaction_facts(keys, by_id))
+    on = " AND ".join(f"k.{c} IS NOT DISTINCT FROM d.{c}" for c in key_cols.split(", "))
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _ds_tx_facts AS
         SELECT k.rid, f.* EXCLUDE (fact_id)
         FROM _ds_tx_keyed k
-        JOIN _ds_keys_view d
-          ON k.code IS NOT DISTINCT FROM d.code AND k.texts IS NOT DISTINCT FROM d.texts
-         AND k.price_texts IS NOT DISTINCT FROM d.price_texts
-         AND k.title IS NOT DISTINCT FROM d.title AND k.is_derivative = d.is_derivative
-         AND k.aff10b5_one IS NOT DISTINCT FROM d.aff10b5_one
-         AND k.plan_mentioned = d.plan_mentioned
+        JOIN _ds_keys_view d ON {on}
         JOIN _ds_facts_view f ON f.fact_id = d.fact_id
         """
     )
@@ -221,55 +305,59 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_tx_ranged AS
-        SELECT k.rid, coalesce(k.price_texts, k.texts) AS range_texts, k.price
+        SELECT k.rid, k.range_ids, k.price
         FROM _ds_tx_keyed k JOIN _ds_tx_facts f USING (rid) WHERE f.has_range
         """
     )
-    range_keys = con.sql(
-        """
-        SELECT row_number() OVER () AS range_id, * FROM (
-            SELECT DISTINCT range_texts, price FROM _ds_tx_ranged)
-        """
-    ).to_arrow_table()
+    range_keys = _arrow(
+        con,
+        "SELECT row_number() OVER () AS range_id, * FROM "
+        "(SELECT DISTINCT range_ids, price FROM _ds_tx_ranged)",
+    )
     con.register("_ds_range_keys_view", range_keys)
-    con.register("_ds_ranges_view", price_ranges(range_keys))
+    con.register(
+        "_ds_ranges_view",
+        price_ranges(range_keys, _lookup(con, "SELECT range_ids FROM _ds_range_keys_view")),
+    )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_tx_ranges AS
         SELECT k.rid, r.* EXCLUDE (range_id)
         FROM _ds_tx_ranged k
         JOIN _ds_range_keys_view d
-          ON k.range_texts = d.range_texts AND k.price IS NOT DISTINCT FROM d.price
+          ON k.range_ids = d.range_ids AND k.price IS NOT DISTINCT FROM d.price
         JOIN _ds_ranges_view r ON r.range_id = d.range_id
         """
     )
     con.unregister("_ds_range_keys_view")
     con.unregister("_ds_ranges_view")
-    # Derivative holdings: the kind from the title and the row's footnotes (and remarks).
-    kinds = con.sql(
+    # Derivative holdings: the kind from the title, else the row's footnotes and remarks.
+    con.execute(
         """
-        SELECT row_number() OVER () AS kind_id, * FROM (
-            SELECT DISTINCT h.SECURITY_TITLE AS title,
-                   list_concat(coalesce(n.notes, []),
-                               CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END) AS texts
-            FROM _ds_hold h JOIN _ds_sub s USING (ACCESSION_NUMBER)
-            LEFT JOIN _ds_hold_notes n USING (rid)
-            WHERE h.is_derivative)
+        CREATE OR REPLACE TEMP TABLE _ds_hold_keyed AS
+        SELECT h.rid, h.SECURITY_TITLE AS title,
+               CASE WHEN k.title_kind IS NULL THEN _all_ids(h.refs) ELSE []::BIGINT[] END
+                   AS kind_ids
+        FROM _ds_hold h LEFT JOIN _ds_titles k ON k.title = h.SECURITY_TITLE
+        WHERE h.is_derivative
         """
-    ).to_arrow_table()
+    )
+    kinds = _arrow(
+        con,
+        "SELECT row_number() OVER () AS kind_id, * FROM "
+        "(SELECT DISTINCT title, kind_ids FROM _ds_hold_keyed)",
+    )
     con.register("_ds_kind_keys", kinds)
-    con.register("_ds_kind_view", holding_kinds(kinds))
+    con.register(
+        "_ds_kind_view", holding_kinds(kinds, _lookup(con, "SELECT kind_ids FROM _ds_kind_keys"))
+    )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_hold_kind AS
-        SELECT h.ACCESSION_NUMBER, h.line_no, v.security_kind
-        FROM _ds_hold h JOIN _ds_sub s USING (ACCESSION_NUMBER)
-        LEFT JOIN _ds_hold_notes n USING (rid)
-        JOIN _ds_kind_keys k ON k.title IS NOT DISTINCT FROM h.SECURITY_TITLE
-         AND k.texts IS NOT DISTINCT FROM list_concat(coalesce(n.notes, []),
-                 CASE WHEN s.REMARKS IS NULL THEN [] ELSE [s.REMARKS] END)
+        SELECT h.rid, v.security_kind
+        FROM _ds_hold_keyed h
+        JOIN _ds_kind_keys k ON k.title IS NOT DISTINCT FROM h.title AND k.kind_ids = h.kind_ids
         JOIN _ds_kind_view v ON v.kind_id = k.kind_id
-        WHERE h.is_derivative
         """
     )
     con.unregister("_ds_kind_keys")
@@ -282,9 +370,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
             "direction": [c.default_direction for c in CODES.values()],
         }
     )
-    con.register("_ds_codes_view", codes)
-    con.execute("CREATE OR REPLACE TEMP TABLE _ds_codes AS SELECT * FROM _ds_codes_view")
-    con.unregister("_ds_codes_view")
+    _temp(con, "_ds_codes", codes)
 
 
 def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
@@ -332,7 +418,7 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
         )
     if table == "transactions":
         return (
-            f"""
+            """
             SELECT t.ACCESSION_NUMBER AS accession_number, t.line_no::INTEGER AS line_no,
                    t.is_derivative, t.SECURITY_TITLE AS security_title,
                    t.TRANS_DATE AS transaction_date,
@@ -367,9 +453,8 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
                    coalesce(f.is_10b5_1, false) AS is_10b5_1,
                    r.price_range_low, r.price_range_high,
                    coalesce(r.price_range_unusable, false) AS price_range_unusable,
-                   f.security_kind,
-                   {_FILING_KEYS}
-            FROM _ds_tx t JOIN _ds_sub s USING (ACCESSION_NUMBER)
+                   f.security_kind, t.issuer_cik, t.filing_date
+            FROM _ds_tx t
             LEFT JOIN _ds_codes c ON c.code = _up(t.TRANS_CODE)
             LEFT JOIN _ds_tx_facts f USING (rid)
             LEFT JOIN _ds_tx_ranges r USING (rid)
@@ -378,7 +463,7 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
         )
     if table == "holdings":
         return (
-            f"""
+            """
             SELECT h.ACCESSION_NUMBER AS accession_number, h.line_no::INTEGER AS line_no,
                    h.is_derivative, h.SECURITY_TITLE AS security_title,
                    h.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
@@ -390,11 +475,8 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
                    h.UNDLYNG_SEC_TITLE AS underlying_security_title,
                    h.UNDLYNG_SEC_SHARES AS underlying_shares, h.footnote_ids,
                    CASE WHEN h.is_derivative THEN coalesce(k.security_kind, 'other') END
-                       AS security_kind,
-                   {_FILING_KEYS}
-            FROM _ds_hold h JOIN _ds_sub s USING (ACCESSION_NUMBER)
-            LEFT JOIN _ds_hold_kind k ON k.ACCESSION_NUMBER = h.ACCESSION_NUMBER
-                 AND k.line_no = h.line_no AND h.is_derivative
+                       AS security_kind, h.issuer_cik, h.filing_date
+            FROM _ds_hold h LEFT JOIN _ds_hold_kind k USING (rid)
             """,
             [],
         )
@@ -411,20 +493,18 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
         kind, fns = ("tx", _TX_FN) if table == "transaction_footnotes" else ("hold", _HOLD_FN)
         cols = ", ".join(col for col, _ in fns)
         fields = " ".join(f"WHEN '{col}' THEN '{name}'" for col, name in fns)
-        # one scan: UNPIVOT gives each non-NULL _FN value of a row with its column's name
-        links = f"""
-            SELECT ACCESSION_NUMBER, line_no, is_derivative,
-                   CASE col {fields} END AS field, unnest(_fn(ids)) AS footnote_id
-            FROM (UNPIVOT (SELECT ACCESSION_NUMBER, line_no, is_derivative, {cols}
-                           FROM _ds_{kind} WHERE len(footnote_ids) > 0)
-                  ON {cols} INTO NAME col VALUE ids)
-        """
+        # one scan: UNPIVOT gives each non-NULL _FN value of a row with its column's name;
+        # each column annotates its own field, so an id repeated in one column is the only
+        # repeat a link can have
         return (
             f"""
-            SELECT l.ACCESSION_NUMBER AS accession_number, l.line_no::INTEGER AS line_no,
-                   l.is_derivative, l.field, l.footnote_id, {_FILING_KEYS}
-            FROM (SELECT DISTINCT * FROM ({links})) l
-            JOIN _ds_sub s USING (ACCESSION_NUMBER)
+            SELECT ACCESSION_NUMBER AS accession_number, line_no::INTEGER AS line_no,
+                   is_derivative, CASE col {fields} END AS field,
+                   unnest(list_distinct(_fn(ids))) AS footnote_id, issuer_cik, filing_date
+            FROM (UNPIVOT (SELECT ACCESSION_NUMBER, line_no, is_derivative, issuer_cik,
+                                  filing_date, {cols}
+                           FROM _ds_{kind} WHERE len(footnote_ids) > 0)
+                  ON {cols} INTO NAME col VALUE ids)
             """,
             [],
         )
