@@ -35,6 +35,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = [
+    "KIND_CUES",
     "PLAN_CUES",
     "RANGE_CUES",
     "SALE_CUES",
@@ -386,6 +387,27 @@ _KINDS = (
     ),
 )
 
+# each _KINDS alternative holds one of these words (a text holding none gives no kind)
+_KIND_CUES = (
+    "performance",
+    "psu",
+    "rsu",
+    "dsu",
+    "unit",
+    "warrant",
+    "option",
+    "right to buy",
+    "iso",
+    "qso",
+    "nso",
+    "convertible",
+    "preferred",
+    "note",
+    "debenture",
+    "class ",
+    "exchangeable",
+)
+
 
 def _kind(text: str) -> str | None:
     norm = _norm(text).lower()
@@ -417,10 +439,12 @@ def _security_kind(title: str | None, texts: tuple[str, ...]) -> str:
 
 # The words that open each classifier's door. An ASCII text (no character folding applies to
 # one) holding none of a classifier's words gives that classifier nothing: ``classify_sale``,
-# ``has_price_range``, ``row_price_range`` and ``mentions_10b5_1`` answer the same with or
-# without it in their list. A caller holding many texts may so pass only those that hold a
-# word (``warehouse.dataset_rows`` picks them in SQL) and any non-ASCII text. Sale and range
-# words are looked for in the lower-cased text, plan words in the text as written.
+# ``has_price_range``, ``row_price_range``, ``mentions_10b5_1`` and ``security_kind`` answer
+# the same with or without it in their list. A caller holding many texts may so pass only
+# those that hold a word (``warehouse.dataset_rows`` picks them in SQL) and any non-ASCII
+# text. Sale, range and kind words are looked for in the lower-cased text, plan words in the
+# text as written; ``security_kind`` reads the texts only when the title gives no kind.
 SALE_CUES: tuple[str, ...] = _CUES
 RANGE_CUES: tuple[str, ...] = _RANGE_CUES
 PLAN_CUES: tuple[str, ...] = ("10b", "10B")
+KIND_CUES: tuple[str, ...] = _KIND_CUES

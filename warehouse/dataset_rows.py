@@ -12,6 +12,9 @@ the ``_FN`` columns. Neighbours: ``warehouse.dataset_stage`` (the staged tables)
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
 import duckdb
 import pyarrow as pa
 
@@ -25,7 +28,7 @@ from form4.parsers.dataset_facts import (
     transaction_facts,
 )
 from form4.parsers.dataset_tables import LAYOUT
-from form4.parsers.normalize import PLAN_CUES, RANGE_CUES, SALE_CUES
+from form4.parsers.normalize import KIND_CUES, PLAN_CUES, RANGE_CUES, SALE_CUES
 from form4.warehouse.dataset_stage import Staged
 from form4.warehouse.db import utcnow
 from form4.warehouse.schema import DATA_TABLES, TABLES
@@ -46,8 +49,7 @@ _MACROS = (
     "CREATE OR REPLACE TEMP MACRO _up(x) AS upper(x)",
     # text ids of the packed references (see _SALE) whose classifier bit is set; all of them
     "CREATE OR REPLACE TEMP MACRO _ids(l, bit) AS "
-    "list_transform(list_filter(l, lambda x: (x & bit) <> 0), lambda x: x >> 3)",
-    "CREATE OR REPLACE TEMP MACRO _all_ids(l) AS list_transform(l, lambda x: x >> 3)",
+    "list_transform(list_filter(l, lambda x: (x & bit) <> 0), lambda x: x >> 4)",
 )
 
 # The _FN columns of a row in the XML document's order, and the field each annotates
@@ -82,9 +84,10 @@ _HOLD_FN = (
 
 _FILING_KEYS = "s.ISSUER_CIK AS issuer_cik, s.FILING_DATE AS filing_date"
 
-# A text reference packed in one integer: text id * 8 + which classifiers may read the text
-# (1 classify_sale, 2 the price range, 4 the 10b5-1 plan).
-_SALE, _RANGE, _PLAN = 1, 2, 4
+# A text reference packed in one integer: text id * 16 + which classifiers may read the text
+# (1 classify_sale, 2 the price range, 4 the 10b5-1 plan, 8 the security kind).
+_SALE, _RANGE, _PLAN, _KIND = 1, 2, 4, 8
+_SHIFT = 4
 
 
 def _holds_any(expr: str, cues: tuple[str, ...]) -> str:
@@ -94,10 +97,11 @@ def _holds_any(expr: str, cues: tuple[str, ...]) -> str:
 # Which classifiers may read a text: one whose words it holds, and every one for a text that
 # is not ASCII (the classifiers fold some characters first; see parsers.normalize.SALE_CUES).
 _BITS = f"""
-    CASE WHEN strlen(text) <> length(text) THEN {_SALE | _RANGE | _PLAN} ELSE
+    CASE WHEN strlen(text) <> length(text) THEN {_SALE | _RANGE | _PLAN | _KIND} ELSE
         (CASE WHEN {_holds_any("lower(text)", SALE_CUES)} THEN {_SALE} ELSE 0 END)
       + (CASE WHEN {_holds_any("lower(text)", RANGE_CUES)} THEN {_RANGE} ELSE 0 END)
-      + (CASE WHEN {_holds_any("text", PLAN_CUES)} THEN {_PLAN} ELSE 0 END) END
+      + (CASE WHEN {_holds_any("text", PLAN_CUES)} THEN {_PLAN} ELSE 0 END)
+      + (CASE WHEN {_holds_any("lower(text)", KIND_CUES)} THEN {_KIND} ELSE 0 END) END
 """
 
 
@@ -127,9 +131,10 @@ def _rows_sql(kind: str) -> str:
                    CASE WHEN s.remarks_ref IS NULL THEN [] ELSE [s.remarks_ref] END) AS refs,
                list_filter(list_transform(r.price_ids, lambda i: m.refs[i]),
                            lambda x: x IS NOT NULL) AS price_refs
-        FROM (SELECT *, row_number() OVER () AS rid,
-                     _once(_fn(concat_ws(',', {ids}))) AS footnote_ids, {price} AS price_ids
-              FROM ({" UNION ALL BY NAME ".join(parts)})) r
+        FROM (SELECT * EXCLUDE (all_ids), _once(all_ids) AS footnote_ids
+              FROM (SELECT *, row_number() OVER () AS rid,
+                           _fn(concat_ws(',', {ids})) AS all_ids, {price} AS price_ids
+                    FROM ({" UNION ALL BY NAME ".join(parts)}))) r
         JOIN _ds_sub s USING (ACCESSION_NUMBER)
         LEFT JOIN _ds_refmap m USING (ACCESSION_NUMBER)
     """
@@ -167,28 +172,34 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         con.execute(macro)
     submission = staged.headers.get("SUBMISSION")
     has_aff = submission is not None and "AFF10B5ONE" in submission.present
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _ds_notes AS
-        SELECT DISTINCT ON (ACCESSION_NUMBER, FOOTNOTE_ID) ACCESSION_NUMBER, FOOTNOTE_ID,
-               FOOTNOTE_TXT, _row
-        FROM _ds_FOOTNOTES
-        WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
-          AND FOOTNOTE_ID IS NOT NULL
-        ORDER BY ACCESSION_NUMBER, FOOTNOTE_ID, _row
-        """
-    )
     # Every distinct text of the quarter (footnotes and remarks) once, with the classifiers
     # that may read it; id 0 is the empty text (a footnote without one).
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ds_texts AS
         SELECT row_number() OVER () AS text_id, text, {_BITS} AS bits FROM (
-            SELECT DISTINCT FOOTNOTE_TXT AS text FROM _ds_notes WHERE FOOTNOTE_TXT <> ''
+            SELECT DISTINCT FOOTNOTE_TXT AS text FROM _ds_FOOTNOTES
+            WHERE FOOTNOTE_TXT <> '' AND FOOTNOTE_ID IS NOT NULL
+              AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
             UNION
             SELECT REMARKS FROM _ds_SUBMISSION
             WHERE REMARKS <> '' AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target))
         UNION ALL SELECT 0, '', 0
+        """
+    )
+    # A filing's footnotes (the first row of a repeated id), by text id.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_notes AS
+        SELECT n.ACCESSION_NUMBER, n.FOOTNOTE_ID, coalesce(x.text_id, 0) AS text_id,
+               coalesce(x.text_id * 16 + x.bits, 0) AS ref, n._row
+        FROM (SELECT DISTINCT ON (ACCESSION_NUMBER, FOOTNOTE_ID) ACCESSION_NUMBER, FOOTNOTE_ID,
+                     FOOTNOTE_TXT, _row
+              FROM _ds_FOOTNOTES
+              WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
+                AND FOOTNOTE_ID IS NOT NULL
+              ORDER BY ACCESSION_NUMBER, FOOTNOTE_ID, _row) n
+        LEFT JOIN _ds_texts x ON x.text = n.FOOTNOTE_TXT AND n.FOOTNOTE_TXT <> ''
         """
     )
     con.execute(
@@ -196,7 +207,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         CREATE OR REPLACE TEMP TABLE _ds_sub AS
         SELECT DISTINCT ON (ACCESSION_NUMBER) *, _cik(ISSUERCIK) AS ISSUER_CIK,
                {"AFF10B5ONE" if has_aff else "NULL::BOOLEAN"} AS aff,
-               (SELECT x.text_id * 8 + x.bits FROM _ds_texts x WHERE x.text = REMARKS)
+               (SELECT x.text_id * 16 + x.bits FROM _ds_texts x WHERE x.text = REMARKS)
                    AS remarks_ref
         FROM _ds_SUBMISSION
         WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
@@ -207,12 +218,9 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_refmap AS
-        SELECT n.ACCESSION_NUMBER,
-               map_from_entries(list(struct_pack(
-                   k := n.FOOTNOTE_ID, v := coalesce(x.text_id * 8 + x.bits, 0)))) AS refs
-        FROM _ds_notes n LEFT JOIN _ds_texts x
-          ON x.text = n.FOOTNOTE_TXT AND n.FOOTNOTE_TXT <> ''
-        GROUP BY n.ACCESSION_NUMBER
+        SELECT ACCESSION_NUMBER,
+               map_from_entries(list(struct_pack(k := FOOTNOTE_ID, v := ref))) AS refs
+        FROM _ds_notes GROUP BY ACCESSION_NUMBER
         """
     )
     for kind in ("tx", "hold"):
@@ -222,9 +230,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ds_filing_plan_ids AS
-        SELECT ACCESSION_NUMBER, list(DISTINCT ref >> 3 ORDER BY ref >> 3) AS plan_ids FROM (
-            SELECT n.ACCESSION_NUMBER, x.text_id * 8 + x.bits AS ref
-            FROM _ds_notes n JOIN _ds_texts x ON x.text = n.FOOTNOTE_TXT
+        SELECT ACCESSION_NUMBER, list(DISTINCT ref >> 4 ORDER BY ref >> 4) AS plan_ids FROM (
+            SELECT ACCESSION_NUMBER, ref FROM _ds_notes
             UNION ALL SELECT ACCESSION_NUMBER, remarks_ref FROM _ds_sub
             WHERE remarks_ref IS NOT NULL)
         WHERE (ref & {_PLAN}) <> 0
@@ -262,7 +269,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
                _ids(t.refs, {_PLAN}) AS plan_ids,
                _ids(CASE WHEN len(t.price_refs) > 0 THEN t.price_refs ELSE t.refs END, {_RANGE})
                    AS range_ids,
-               CASE WHEN t.is_derivative AND k.title_kind IS NULL THEN _all_ids(t.refs)
+               CASE WHEN t.is_derivative AND k.title_kind IS NULL THEN _ids(t.refs, {_KIND})
                     ELSE []::BIGINT[] END AS kind_ids,
                CASE WHEN t.is_derivative THEN t.SECURITY_TITLE END AS title,
                s.aff AS aff10b5_one,
@@ -274,94 +281,16 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         LEFT JOIN _ds_plan p ON p.accession_number = t.ACCESSION_NUMBER
         """
     )
-    key_cols = (
-        "code, sale_ids, plan_ids, range_ids, kind_ids, title, is_derivative, aff10b5_one, "
-        "plan_mentioned"
-    )
-    keys = _arrow(
-        con,
-        f"SELECT row_number() OVER () AS fact_id, * FROM "
-        f"(SELECT DISTINCT {key_cols} FROM _ds_tx_keyed)",
-    )
-    con.register("_ds_keys_view", keys)
-    by_id = _lookup(
-        con,
-        "SELECT list_concat(sale_ids, plan_ids, range_ids, kind_ids) FROM _ds_keys_view",
-    )
-    con.register("_ds_facts_view", transaction_facts(keys, by_id))
-    on = " AND ".join(f"k.{c} IS NOT DISTINCT FROM d.{c}" for c in key_cols.split(", "))
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _ds_tx_facts AS
-        SELECT k.rid, f.* EXCLUDE (fact_id)
-        FROM _ds_tx_keyed k
-        JOIN _ds_keys_view d ON {on}
-        JOIN _ds_facts_view f ON f.fact_id = d.fact_id
-        """
-    )
-    con.unregister("_ds_keys_view")
-    con.unregister("_ds_facts_view")
-    # Price ranges: per distinct (texts, price) of the rows whose texts give one.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _ds_tx_ranged AS
-        SELECT k.rid, k.range_ids, k.price
-        FROM _ds_tx_keyed k JOIN _ds_tx_facts f USING (rid) WHERE f.has_range
-        """
-    )
-    range_keys = _arrow(
-        con,
-        "SELECT row_number() OVER () AS range_id, * FROM "
-        "(SELECT DISTINCT range_ids, price FROM _ds_tx_ranged)",
-    )
-    con.register("_ds_range_keys_view", range_keys)
-    con.register(
-        "_ds_ranges_view",
-        price_ranges(range_keys, _lookup(con, "SELECT range_ids FROM _ds_range_keys_view")),
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _ds_tx_ranges AS
-        SELECT k.rid, r.* EXCLUDE (range_id)
-        FROM _ds_tx_ranged k
-        JOIN _ds_range_keys_view d
-          ON k.range_ids = d.range_ids AND k.price IS NOT DISTINCT FROM d.price
-        JOIN _ds_ranges_view r ON r.range_id = d.range_id
-        """
-    )
-    con.unregister("_ds_range_keys_view")
-    con.unregister("_ds_ranges_view")
-    # Derivative holdings: the kind from the title, else the row's footnotes and remarks.
-    con.execute(
-        """
         CREATE OR REPLACE TEMP TABLE _ds_hold_keyed AS
         SELECT h.rid, h.SECURITY_TITLE AS title,
-               CASE WHEN k.title_kind IS NULL THEN _all_ids(h.refs) ELSE []::BIGINT[] END
+               CASE WHEN k.title_kind IS NULL THEN _ids(h.refs, {_KIND}) ELSE []::BIGINT[] END
                    AS kind_ids
         FROM _ds_hold h LEFT JOIN _ds_titles k ON k.title = h.SECURITY_TITLE
         WHERE h.is_derivative
         """
     )
-    kinds = _arrow(
-        con,
-        "SELECT row_number() OVER () AS kind_id, * FROM "
-        "(SELECT DISTINCT title, kind_ids FROM _ds_hold_keyed)",
-    )
-    con.register("_ds_kind_keys", kinds)
-    con.register(
-        "_ds_kind_view", holding_kinds(kinds, _lookup(con, "SELECT kind_ids FROM _ds_kind_keys"))
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _ds_hold_kind AS
-        SELECT h.rid, v.security_kind
-        FROM _ds_hold_keyed h
-        JOIN _ds_kind_keys k ON k.title IS NOT DISTINCT FROM h.title AND k.kind_ids = h.kind_ids
-        JOIN _ds_kind_view v ON v.kind_id = k.kind_id
-        """
-    )
-    con.unregister("_ds_kind_keys")
-    con.unregister("_ds_kind_view")
     codes = pa.table(
         {
             "code": [c.code for c in CODES.values()],
@@ -371,6 +300,123 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         }
     )
     _temp(con, "_ds_codes", codes)
+
+
+_KEY_COLS = (
+    "code",
+    "sale_ids",
+    "plan_ids",
+    "range_ids",
+    "kind_ids",
+    "title",
+    "is_derivative",
+    "aff10b5_one",
+    "plan_mentioned",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Questions:
+    """The distinct keys to answer in Python, and the texts they name."""
+
+    facts: pa.Table  # parsers.dataset_facts.KEY_SCHEMA
+    ranges: pa.Table  # RANGE_KEY_SCHEMA: rows whose texts may give a price range
+    kinds: pa.Table  # (kind_id, title, kind_ids): derivative holdings
+    texts: dict[int, str]
+
+
+def _questions(con: duckdb.DuckDBPyConnection) -> _Questions:
+    """The distinct keys, each kind in the order of its texts (keys that share a text follow
+    each other, so the per-text caches of parsers.normalize serve them)."""
+    cols = ", ".join(_KEY_COLS)
+    facts = _arrow(
+        con,
+        f"SELECT row_number() OVER () AS fact_id, * FROM (SELECT DISTINCT {cols} "
+        "FROM _ds_tx_keyed ORDER BY range_ids, sale_ids, plan_ids, kind_ids)",
+    )
+    ranges = _arrow(
+        con,
+        "SELECT row_number() OVER () AS range_id, * FROM (SELECT DISTINCT range_ids, price "
+        "FROM _ds_tx_keyed WHERE len(range_ids) > 0 ORDER BY range_ids)",
+    )
+    kinds = _arrow(
+        con,
+        "SELECT row_number() OVER () AS kind_id, * FROM "
+        "(SELECT DISTINCT title, kind_ids FROM _ds_hold_keyed ORDER BY kind_ids)",
+    )
+    con.register("_ds_q_facts", facts)
+    con.register("_ds_q_kinds", kinds)
+    try:
+        texts = _lookup(
+            con,
+            "SELECT list_concat(sale_ids, plan_ids, range_ids, kind_ids) FROM _ds_q_facts "
+            "UNION ALL SELECT kind_ids FROM _ds_q_kinds",
+        )
+    finally:
+        con.unregister("_ds_q_facts")
+        con.unregister("_ds_q_kinds")
+    return _Questions(facts, ranges, kinds, texts)
+
+
+def _answer(q: _Questions) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """The XML path's answers to every key (pure Python: parsers.dataset_facts)."""
+    return (
+        transaction_facts(q.facts, q.texts),
+        price_ranges(q.ranges, q.texts),
+        holding_kinds(q.kinds, q.texts),
+    )
+
+
+def _join_answers(
+    con: duckdb.DuckDBPyConnection, q: _Questions, answers: tuple[pa.Table, pa.Table, pa.Table]
+) -> None:
+    """``_ds_tx_facts``, ``_ds_tx_ranges`` and ``_ds_hold_kind``: the answers by row id."""
+    facts, ranges, kinds = answers
+    views = {
+        "_ds_q_facts": q.facts,
+        "_ds_a_facts": facts,
+        "_ds_q_ranges": q.ranges,
+        "_ds_a_ranges": ranges,
+        "_ds_q_kinds": q.kinds,
+        "_ds_a_kinds": kinds,
+    }
+    for name, table in views.items():
+        con.register(name, table)
+    on = " AND ".join(f"k.{c} IS NOT DISTINCT FROM d.{c}" for c in _KEY_COLS)
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _ds_tx_facts AS
+            SELECT k.rid, f.* EXCLUDE (fact_id)
+            FROM _ds_tx_keyed k
+            JOIN _ds_q_facts d ON {on}
+            JOIN _ds_a_facts f ON f.fact_id = d.fact_id
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _ds_tx_ranges AS
+            SELECT k.rid, r.* EXCLUDE (range_id)
+            FROM _ds_tx_keyed k
+            JOIN _ds_q_ranges d
+              ON k.range_ids = d.range_ids AND k.price IS NOT DISTINCT FROM d.price
+            JOIN _ds_a_ranges r ON r.range_id = d.range_id
+            WHERE len(k.range_ids) > 0
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _ds_hold_kind AS
+            SELECT h.rid, v.security_kind
+            FROM _ds_hold_keyed h
+            JOIN _ds_q_kinds k
+              ON k.title IS NOT DISTINCT FROM h.title AND k.kind_ids = h.kind_ids
+            JOIN _ds_a_kinds v ON v.kind_id = k.kind_id
+            """
+        )
+    finally:
+        for name in views:
+            con.unregister(name)
 
 
 def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
@@ -484,8 +530,9 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
         return (
             f"""
             SELECT n.ACCESSION_NUMBER AS accession_number, n.FOOTNOTE_ID AS footnote_id,
-                   coalesce(n.FOOTNOTE_TXT, '') AS text, {_FILING_KEYS}
+                   x.text, {_FILING_KEYS}
             FROM _ds_notes n JOIN _ds_sub s USING (ACCESSION_NUMBER)
+            JOIN _ds_texts x USING (text_id)
             """,
             [],
         )
@@ -536,20 +583,16 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
     raise ValueError(table)  # pragma: no cover - DATA_TABLES only
 
 
-def insert_rows(
-    con: duckdb.DuckDBPyConnection,
-    staged: Staged,
-    *,
-    prefix: str = "",
-    now: object = None,
+# Tables written while Python answers the keys: they need no answer.
+_NEED_ANSWERS = ("transactions", "holdings")
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, tables: list[str], source: str, now: object, prefix: str
 ) -> dict[str, int]:
-    """Insert the rows of the accessions in ``_ds_target`` into the data tables (or, with a
-    ``prefix``, into temporary tables ``{prefix}{table}`` shaped like them): rows per table."""
-    _prepare(con, staged)
-    source = f"dataset:{staged.quarter.label}"
     counts: dict[str, int] = {}
-    for table in DATA_TABLES:
-        sql, params = _select(table, source, now or utcnow())
+    for table in tables:
+        sql, params = _select(table, source, now)
         target = f"{prefix}{table}"
         if prefix:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {table} LIMIT 0")
@@ -559,3 +602,32 @@ def insert_rows(
         ).fetchone()
         counts[table] = int(row[0]) if row else 0
     return counts
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    *,
+    prefix: str = "",
+    now: object = None,
+) -> dict[str, int]:
+    """Insert the rows of the accessions in ``_ds_target`` into the data tables (or, with a
+    ``prefix``, into temporary tables ``{prefix}{table}`` shaped like them): rows per table.
+
+    The tables that need no classifier's answer are written by a second thread while this
+    one answers the keys in Python (DuckDB releases the interpreter lock while it runs a
+    statement; the connection is used by one thread at a time)."""
+    _prepare(con, staged)
+    source = f"dataset:{staged.quarter.label}"
+    now = now or utcnow()
+    questions = _questions(con)
+    early = [t for t in DATA_TABLES if t not in _NEED_ANSWERS]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writing = pool.submit(_write, con, early, source, now, prefix)
+        try:
+            answers = _answer(questions)
+        finally:
+            counts = writing.result()
+    _join_answers(con, questions, answers)
+    counts |= _write(con, list(_NEED_ANSWERS), source, now, prefix)
+    return {table: counts[table] for table in DATA_TABLES}

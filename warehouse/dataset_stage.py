@@ -74,34 +74,23 @@ _STAGE = "form4_dataset_stage"  # an in-memory database of the same DuckDB insta
 
 
 def _stage_one(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, damaged: list[str]
-) -> tuple[TableHeader | None, str | None, int]:
-    """One member into its staging table, on its own connection: (header, problem, rows)."""
+    path: Path, table: str, damaged: list[str]
+) -> tuple[TableHeader | None, str | None, pa.Table]:
+    """One member read whole into Arrow: (header, problem, rows)."""
     layout = LAYOUT[table]
-    target = f"{_STAGE}._ds_{table}"
     headers: list[TableHeader] = []
+    empty = output_schema(table).empty_table()
     try:
         with zipfile.ZipFile(path) as archive:
             member = _member(archive, layout.member)
             if member is None or any(p.startswith(layout.member + " ") for p in damaged):
-                return None, None, 0
+                return None, None, empty
             with archive.open(member) as stream:
-                batches = read_table(table, stream, on_header=headers.append)
-                reader = pa.RecordBatchReader.from_batches(output_schema(table), batches)
-                con.from_arrow(reader).insert_into(target)
-    except (
-        ParseError,
-        zipfile.BadZipFile,
-        OSError,
-        EOFError,
-        pa.ArrowException,
-        duckdb.Error,  # an error while DuckDB consumed the batches
-    ) as exc:
-        con.execute(f"DELETE FROM {target}")
-        return None, f"{layout.member}: not read: {exc}", 0
-    finally:
-        con.close()
-    return (headers[0] if headers else None), None, 0
+                batches = list(read_table(table, stream, on_header=headers.append))
+                rows = pa.Table.from_batches(batches, schema=output_schema(table))
+    except (ParseError, zipfile.BadZipFile, OSError, EOFError, pa.ArrowException) as exc:
+        return None, f"{layout.member}: not read: {exc}", empty
+    return (headers[0] if headers else None), None, rows
 
 
 def stage_zip(con: duckdb.DuckDBPyConnection, path: Path, quarter: Quarter) -> Staged:
@@ -112,29 +101,14 @@ def stage_zip(con: duckdb.DuckDBPyConnection, path: Path, quarter: Quarter) -> S
     staged = Staged(quarter)
     damaged = check_zip(path, crc=False)
     staged.problems.extend(damaged)
-    attached = {
-        r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
-    }
-    if _STAGE not in attached:
-        con.execute(f"ATTACH ':memory:' AS {_STAGE}")
-    for table in LAYOUT:
-        empty = f"_ds_empty_{table}"
-        con.register(empty, output_schema(table).empty_table())
-        con.execute(f"CREATE OR REPLACE TABLE {_STAGE}._ds_{table} AS SELECT * FROM {empty}")
-        con.unregister(empty)
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW _ds_{table} AS SELECT * FROM {_STAGE}._ds_{table}"
-        )
     # the largest members first, so the two readers finish together
     order = sorted(LAYOUT, key=lambda t: t not in ("NONDERIV_TRANS", "FOOTNOTES"))
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = dict(
-            zip(
-                order,
-                pool.map(lambda t: _stage_one(con.cursor(), path, t, damaged), order),
-                strict=True,
-            )
+            zip(order, pool.map(lambda t: _stage_one(path, t, damaged), order), strict=True)
         )
+    for table in LAYOUT:
+        con.register(f"_ds_{table}", results[table][2])
     for table in LAYOUT:
         header, problem, _ = results[table]
         if problem is not None:
@@ -145,8 +119,7 @@ def stage_zip(con: duckdb.DuckDBPyConnection, path: Path, quarter: Quarter) -> S
         staged.tables.add(table)
         staged.headers[table] = header
         staged.problems.extend(header.problems)
-        row = con.execute(f"SELECT count(*) FROM _ds_{table}").fetchone()
-        staged.rows[table] = int(row[0]) if row else 0
+        staged.rows[table] = results[table][2].num_rows
     if "SUBMISSION" not in staged.tables:
         raise ParseError(
             f"{quarter}: SUBMISSION could not be read ({'; '.join(staged.problems)})",
@@ -158,5 +131,4 @@ def stage_zip(con: duckdb.DuckDBPyConnection, path: Path, quarter: Quarter) -> S
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
     """Free the staging tables (the in-memory database stays attached, empty)."""
     for table in LAYOUT:
-        con.execute(f"DROP VIEW IF EXISTS _ds_{table}")
-        con.execute(f"DROP TABLE IF EXISTS {_STAGE}._ds_{table}")
+        con.unregister(f"_ds_{table}")
