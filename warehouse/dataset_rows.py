@@ -37,8 +37,11 @@ __all__ = ["insert_rows"]
 
 
 _MACROS = (
-    "CREATE OR REPLACE TEMP MACRO _fn(x) AS CASE WHEN x IS NULL THEN []::VARCHAR[] ELSE "
-    "list_filter(list_transform(string_split(x, ','), lambda s: trim(s)), lambda s: s <> '') END",
+    # a footnote id list ("F1, F2") -> its ids; the usual single id without the lambdas
+    "CREATE OR REPLACE TEMP MACRO _fn(x) AS CASE WHEN x IS NULL THEN []::VARCHAR[] "
+    "WHEN NOT contains(x, ',') THEN CASE WHEN trim(x) = '' THEN []::VARCHAR[] ELSE [trim(x)] END "
+    "ELSE list_filter(list_transform(string_split(x, ','), lambda s: trim(s)), "
+    "lambda s: s <> '') END",
     "CREATE OR REPLACE TEMP MACRO _dedupe(l) AS "
     "list_filter(l, lambda x, i: list_position(l, x) = i)",
     # the usual list has no repeated id: the lambda only runs where one repeats
@@ -98,10 +101,10 @@ def _holds_any(expr: str, cues: tuple[str, ...]) -> str:
 # is not ASCII (the classifiers fold some characters first; see parsers.normalize.SALE_CUES).
 _BITS = f"""
     CASE WHEN strlen(text) <> length(text) THEN {_SALE | _RANGE | _PLAN | _KIND} ELSE
-        (CASE WHEN {_holds_any("lower(text)", SALE_CUES)} THEN {_SALE} ELSE 0 END)
-      + (CASE WHEN {_holds_any("lower(text)", RANGE_CUES)} THEN {_RANGE} ELSE 0 END)
+        (CASE WHEN {_holds_any("low", SALE_CUES)} THEN {_SALE} ELSE 0 END)
+      + (CASE WHEN {_holds_any("low", RANGE_CUES)} THEN {_RANGE} ELSE 0 END)
       + (CASE WHEN {_holds_any("text", PLAN_CUES)} THEN {_PLAN} ELSE 0 END)
-      + (CASE WHEN {_holds_any("lower(text)", KIND_CUES)} THEN {_KIND} ELSE 0 END) END
+      + (CASE WHEN {_holds_any("low", KIND_CUES)} THEN {_KIND} ELSE 0 END) END
 """
 
 
@@ -178,12 +181,13 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE _ds_texts AS
         SELECT row_number() OVER () AS text_id, text, {_BITS} AS bits FROM (
+          SELECT text, lower(text) AS low FROM (
             SELECT DISTINCT FOOTNOTE_TXT AS text FROM _ds_FOOTNOTES
             WHERE FOOTNOTE_TXT <> '' AND FOOTNOTE_ID IS NOT NULL
               AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
             UNION
             SELECT REMARKS FROM _ds_SUBMISSION
-            WHERE REMARKS <> '' AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target))
+            WHERE REMARKS <> '' AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)))
         UNION ALL SELECT 0, '', 0
         """
     )
@@ -538,23 +542,16 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
         )
     if table in ("transaction_footnotes", "holding_footnotes"):
         kind, fns = ("tx", _TX_FN) if table == "transaction_footnotes" else ("hold", _HOLD_FN)
-        cols = ", ".join(col for col, _ in fns)
-        fields = " ".join(f"WHEN '{col}' THEN '{name}'" for col, name in fns)
-        # one scan: UNPIVOT gives each non-NULL _FN value of a row with its column's name;
-        # each column annotates its own field, so an id repeated in one column is the only
-        # repeat a link can have
-        return (
-            f"""
-            SELECT ACCESSION_NUMBER AS accession_number, line_no::INTEGER AS line_no,
-                   is_derivative, CASE col {fields} END AS field,
-                   unnest(list_distinct(_fn(ids))) AS footnote_id, issuer_cik, filing_date
-            FROM (UNPIVOT (SELECT ACCESSION_NUMBER, line_no, is_derivative, issuer_cik,
-                                  filing_date, {cols}
-                           FROM _ds_{kind} WHERE len(footnote_ids) > 0)
-                  ON {cols} INTO NAME col VALUE ids)
-            """,
-            [],
+        # one branch per _FN column, each reading that column of the rows that fill it (an
+        # UNPIVOT made 19 rows of each row first); a column annotates its own field, so an id
+        # repeated in one column is the only repeat a link can have
+        branches = " UNION ALL ".join(
+            f"SELECT ACCESSION_NUMBER AS accession_number, line_no::INTEGER AS line_no, "
+            f"is_derivative, '{name}' AS field, unnest(list_distinct(_fn({col}))) AS footnote_id, "
+            f"issuer_cik, filing_date FROM _ds_{kind} WHERE {col} IS NOT NULL"
+            for col, name in fns
         )
+        return branches, []
     if table == "owner_signatures":
         return (
             f"""
