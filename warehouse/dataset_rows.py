@@ -135,7 +135,7 @@ def _rows_sql(kind: str) -> str:
                list_filter(list_transform(r.price_ids, lambda i: m.refs[i]),
                            lambda x: x IS NOT NULL) AS price_refs
         FROM (SELECT * EXCLUDE (all_ids), _once(all_ids) AS footnote_ids
-              FROM (SELECT *, row_number() OVER () AS rid,
+              FROM (SELECT *, _row * 2 + is_derivative::INTEGER AS rid,
                            _fn(concat_ws(',', {ids})) AS all_ids, {price} AS price_ids
                     FROM ({" UNION ALL BY NAME ".join(parts)}))) r
         JOIN _ds_sub s USING (ACCESSION_NUMBER)
@@ -209,13 +209,12 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ds_sub AS
-        SELECT DISTINCT ON (ACCESSION_NUMBER) *, _cik(ISSUERCIK) AS ISSUER_CIK,
-               {"AFF10B5ONE" if has_aff else "NULL::BOOLEAN"} AS aff,
-               (SELECT x.text_id * 16 + x.bits FROM _ds_texts x WHERE x.text = REMARKS)
-                   AS remarks_ref
-        FROM _ds_SUBMISSION
-        WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
-        ORDER BY ACCESSION_NUMBER, _row
+        SELECT s.* EXCLUDE (_error, _text), _cik(s.ISSUERCIK) AS ISSUER_CIK,
+               {"s.AFF10B5ONE" if has_aff else "NULL::BOOLEAN"} AS aff,
+               x.text_id * 16 + x.bits AS remarks_ref
+        FROM _ds_SUBMISSION s LEFT JOIN _ds_texts x ON x.text = s.REMARKS AND x.text_id > 0
+        WHERE s.ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
+        QUALIFY row_number() OVER (PARTITION BY s.ACCESSION_NUMBER ORDER BY s._row) = 1
         """
     )
     # Per filing: footnote id -> packed reference of its text.
