@@ -284,6 +284,9 @@ class Settings:
     s3_region: str | None = None  # AWS_REGION / AWS_DEFAULT_REGION
     # how long to wait for a warehouse another process holds; None: 60 s to read, 600 s to write
     lock_wait_s: float | None = None
+    # the proxy the environment names for the EDGAR URL (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY;
+    # NO_PROXY honoured); form4's own transport goes through it, rate limit and all
+    proxy: str | None = None
 
     def wait_s(self, *, writer: bool) -> float:
         """How long a reader or a writer waits for the DuckDB file (``FORM4_LOCK_WAIT_S``)."""
@@ -353,8 +356,9 @@ class Settings:
                 env, "FORM4_REPROCESS_BATCH_SIZE", 5000, minimum=1, maximum=1_000_000
             ),
             workers=_int(env, "FORM4_WORKERS", default_workers(), minimum=0, maximum=256),
+            # below 256 MB DuckDB cannot hold its checkpoint (a commit fails to pin a block)
             duckdb_memory_mb=_int(
-                env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=64, maximum=1024 * 1024
+                env, "FORM4_DUCKDB_MEMORY_MB", 512, minimum=256, maximum=1024 * 1024
             ),
             duckdb_storage=_storage_version(env),
             max_submission_bytes=_int(
@@ -376,4 +380,26 @@ class Settings:
                 if env.get("FORM4_LOCK_WAIT_S", "").strip()
                 else None
             ),
+            proxy=proxy_for(url, env),
         )
+
+
+def proxy_for(url: str, env: Mapping[str, str]) -> str | None:
+    """The proxy ``env`` names for ``url``, as httpx and curl read them: ``HTTPS_PROXY`` or
+    ``HTTP_PROXY`` by the URL's scheme, else ``ALL_PROXY`` (either case), unless ``NO_PROXY``
+    lists the host (a name, a domain suffix, or ``*``). Only http(s) proxies (ConfigError)."""
+    low = {k.lower(): v.strip() for k, v in env.items() if v and v.strip()}
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    for pattern in low.get("no_proxy", "").split(","):
+        pattern = pattern.strip().lower().lstrip(".")
+        if pattern == "*" or (pattern and (host == pattern or host.endswith("." + pattern))):
+            return None
+    proxy = low.get(f"{scheme}_proxy") or low.get("all_proxy")
+    if proxy is None:
+        return None
+    if "://" not in proxy:
+        proxy = "http://" + proxy  # as curl reads "proxy.example:3128"
+    if not proxy.lower().startswith(("http://", "https://")):
+        raise ConfigError(f"proxy {proxy!r}: form4 supports http:// and https:// proxies only")
+    return proxy

@@ -78,6 +78,7 @@ def test_the_shared_rate_limit_lives_in_the_users_cache_unless_told_otherwise() 
         ("FORM4_MAX_RPS", "0"),
         ("FORM4_CONCURRENCY", "-1"),
         ("FORM4_DUCKDB_MEMORY_MB", "8"),
+        ("FORM4_DUCKDB_MEMORY_MB", "128"),  # below the 256 MB a checkpoint needs
         ("FORM4_REPROCESS_BATCH_SIZE", "0"),
         ("FORM4_WORKERS", "-1"),
     ],

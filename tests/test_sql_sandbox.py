@@ -134,7 +134,7 @@ def test_a_query_over_the_memory_limit_fails_in_one_line(
     db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Guards against one query taking gigabytes of a shared box (it may not spill either)."""
-    monkeypatch.setenv("FORM4_DUCKDB_MEMORY_MB", "64")
+    monkeypatch.setenv("FORM4_DUCKDB_MEMORY_MB", "256")
     code, _, err = sql(db, "SELECT list(range) FROM range(200000000)", capsys=capsys)
     assert code == 2 and err.count("\n") == 1
     assert "Out of Memory" in err

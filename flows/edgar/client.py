@@ -317,8 +317,11 @@ def build_client(settings: Settings, *, inner: httpx.BaseTransport | None = None
         max_connections=max(settings.concurrency, 1),
         max_keepalive_connections=max(settings.concurrency, 1),
     )
+    # The proxy the environment names (Settings.proxy) is dialled by the polite transport's own
+    # connection pool: httpx ignores proxy variables for a client given a transport, and a
+    # proxy transport of its own would bypass the rate limiter, retries, gate and byte caps.
     transport = PoliteTransport(
-        inner or DeadlineTransport(limits=limits),
+        inner or DeadlineTransport(limits=limits, proxy=settings.proxy),
         limiter=make_limiter(settings),
         gate=make_gate(settings),
         policy=RetryPolicy(
@@ -339,6 +342,7 @@ def build_client(settings: Settings, *, inner: httpx.BaseTransport | None = None
         timeout=httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 10.0)),
         transport=transport,
         follow_redirects=False,  # PoliteTransport follows same-origin redirects itself
+        trust_env=False,  # proxies: above; no .netrc credentials sent to EDGAR
     )
 
 

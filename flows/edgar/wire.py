@@ -161,10 +161,27 @@ class DeadlineTransport(httpx.HTTPTransport):
     (``tests/test_hostile_wire.py`` pins that a slow drip is cut at the deadline).
     """
 
-    def __init__(self, *, limits: httpx.Limits) -> None:
+    def __init__(self, *, limits: httpx.Limits, proxy: str | None = None) -> None:
+        """``proxy``: an http(s) proxy URL every request goes through (CONNECT for https)."""
         super().__init__(limits=limits, retries=0)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+        ssl_context = httpx.create_ssl_context()
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                retries=0,
+                network_backend=_DeadlineBackend(),
+            )
+            return
+        url = httpx.URL(proxy)
+        self._pool = httpcore.HTTPProxy(
+            proxy_url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=b"/"
+            ),
+            proxy_auth=(url.username, url.password) if url.username else None,
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
