@@ -115,14 +115,19 @@ def _rows_sql(kind: str) -> str:
         ("NONDERIV_TRANS", "DERIV_TRANS") if kind == "tx" else ("NONDERIV_HOLDING", "DERIV_HOLDING")
     )
     fns = _TX_FN if kind == "tx" else _HOLD_FN
-    parts = []
-    for table in tables:
+    rows, numbers = [], []
+    for n, table in enumerate(tables):
         sk = LAYOUT[table].key[1]
-        derivative = table.startswith("DERIV")
-        parts.append(
-            f"SELECT * EXCLUDE (_error, _text), {str(derivative).lower()} AS is_derivative, "
-            f"row_number() OVER (PARTITION BY ACCESSION_NUMBER ORDER BY {sk}, _row) AS line_no "
-            f"FROM _ds_{table} WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)"
+        target = "ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)"
+        rows.append(
+            f"SELECT * EXCLUDE (_error, _text), {str(bool(n)).lower()} AS is_derivative, "
+            f"_row * 2 + {n} AS rid FROM _ds_{table} WHERE {target}"
+        )
+        # numbered apart, on the keys only: a window sorts its rows' every column with them
+        numbers.append(
+            f"SELECT _row * 2 + {n} AS rid, row_number() OVER ("
+            f"PARTITION BY ACCESSION_NUMBER ORDER BY {sk}, _row) AS line_no "
+            f"FROM _ds_{table} WHERE {target}"
         )
     ids = ", ".join(col for col, _ in fns)  # concat_ws skips NULLs: one split per row
     price = "_fn(TRANS_PRICEPERSHARE_FN)" if kind == "tx" else "[]::VARCHAR[]"
@@ -135,9 +140,10 @@ def _rows_sql(kind: str) -> str:
                list_filter(list_transform(r.price_ids, lambda i: m.refs[i]),
                            lambda x: x IS NOT NULL) AS price_refs
         FROM (SELECT * EXCLUDE (all_ids), _once(all_ids) AS footnote_ids
-              FROM (SELECT *, _row * 2 + is_derivative::INTEGER AS rid,
-                           _fn(concat_ws(',', {ids})) AS all_ids, {price} AS price_ids
-                    FROM ({" UNION ALL BY NAME ".join(parts)}))) r
+              FROM (SELECT u.*, n.line_no, _fn(concat_ws(',', {ids})) AS all_ids,
+                           {price} AS price_ids
+                    FROM ({" UNION ALL BY NAME ".join(rows)}) u
+                    JOIN ({" UNION ALL ".join(numbers)}) n USING (rid))) r
         JOIN _ds_sub s USING (ACCESSION_NUMBER)
         LEFT JOIN _ds_refmap m USING (ACCESSION_NUMBER)
     """
@@ -175,44 +181,56 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         con.execute(macro)
     submission = staged.headers.get("SUBMISSION")
     has_aff = submission is not None and "AFF10B5ONE" in submission.present
-    # Every distinct text of the quarter (footnotes and remarks) once, with the classifiers
-    # that may read it; id 0 is the empty text (a footnote without one).
+    # A filing's footnotes: the first row of each id (a narrow aggregation, no text moved).
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_note_rows AS
+        SELECT ACCESSION_NUMBER, FOOTNOTE_ID, min(_row) AS _row FROM _ds_FOOTNOTES
+        WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
+          AND FOOTNOTE_ID IS NOT NULL
+        GROUP BY ALL
+        """
+    )
+    # Every distinct text of the quarter (those footnotes and the remarks) once, with the
+    # classifiers that may read it, and the rows that hold it (a footnote's row * 2, a
+    # submission's * 2 + 1): texts are hashed once, every later join is on integers. Id 0 is
+    # the empty text (a footnote without one).
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ds_texts AS
-        SELECT row_number() OVER () AS text_id, text, {_BITS} AS bits FROM (
-          SELECT text, lower(text) AS low FROM (
-            SELECT DISTINCT FOOTNOTE_TXT AS text FROM _ds_FOOTNOTES
-            WHERE FOOTNOTE_TXT <> '' AND FOOTNOTE_ID IS NOT NULL
-              AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
-            UNION
-            SELECT REMARKS FROM _ds_SUBMISSION
-            WHERE REMARKS <> '' AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)))
-        UNION ALL SELECT 0, '', 0
+        SELECT row_number() OVER () AS text_id, text, {_BITS} AS bits, sources FROM (
+          SELECT text, lower(text) AS low, sources FROM (
+            SELECT text, list(source) AS sources FROM (
+              SELECT f._row * 2 AS source, f.FOOTNOTE_TXT AS text
+              FROM _ds_FOOTNOTES f JOIN _ds_note_rows USING (_row)
+              WHERE f.FOOTNOTE_TXT <> ''
+              UNION ALL
+              SELECT _row * 2 + 1, REMARKS FROM _ds_SUBMISSION
+              WHERE REMARKS <> '' AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target))
+            GROUP BY text))
+        UNION ALL SELECT 0, '', 0, []
         """
     )
-    # A filing's footnotes (the first row of a repeated id), by text id.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_text_of AS
+        SELECT unnest(sources) AS source, text_id, text_id * 16 + bits AS ref FROM _ds_texts
+        """
+    )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_notes AS
         SELECT n.ACCESSION_NUMBER, n.FOOTNOTE_ID, coalesce(x.text_id, 0) AS text_id,
-               coalesce(x.text_id * 16 + x.bits, 0) AS ref, n._row
-        FROM (SELECT DISTINCT ON (ACCESSION_NUMBER, FOOTNOTE_ID) ACCESSION_NUMBER, FOOTNOTE_ID,
-                     FOOTNOTE_TXT, _row
-              FROM _ds_FOOTNOTES
-              WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
-                AND FOOTNOTE_ID IS NOT NULL
-              ORDER BY ACCESSION_NUMBER, FOOTNOTE_ID, _row) n
-        LEFT JOIN _ds_texts x ON x.text = n.FOOTNOTE_TXT AND n.FOOTNOTE_TXT <> ''
+               coalesce(x.ref, 0) AS ref, n._row
+        FROM _ds_note_rows n LEFT JOIN _ds_text_of x ON x.source = n._row * 2
         """
     )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ds_sub AS
         SELECT s.* EXCLUDE (_error, _text), _cik(s.ISSUERCIK) AS ISSUER_CIK,
-               {"s.AFF10B5ONE" if has_aff else "NULL::BOOLEAN"} AS aff,
-               x.text_id * 16 + x.bits AS remarks_ref
-        FROM _ds_SUBMISSION s LEFT JOIN _ds_texts x ON x.text = s.REMARKS AND x.text_id > 0
+               {"s.AFF10B5ONE" if has_aff else "NULL::BOOLEAN"} AS aff, x.ref AS remarks_ref
+        FROM _ds_SUBMISSION s LEFT JOIN _ds_text_of x ON x.source = s._row * 2 + 1
         WHERE s.ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
         QUALIFY row_number() OVER (PARTITION BY s.ACCESSION_NUMBER ORDER BY s._row) = 1
         """
