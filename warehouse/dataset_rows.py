@@ -464,8 +464,7 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
         rel = "upper(o.RPTOWNER_RELATIONSHIP)"
         return (
             f"""
-            SELECT DISTINCT ON (o.ACCESSION_NUMBER, _cik(o.RPTOWNERCIK))
-                   o.ACCESSION_NUMBER AS accession_number, _cik(o.RPTOWNERCIK) AS owner_cik,
+            SELECT o.ACCESSION_NUMBER AS accession_number, _cik(o.RPTOWNERCIK) AS owner_cik,
                    o.RPTOWNERNAME AS owner_name,
                    CASE WHEN {rel} IS NOT NULL THEN {rel} LIKE '%DIRECTOR%' END AS is_director,
                    CASE WHEN {rel} IS NOT NULL THEN {rel} LIKE '%OFFICER%' END AS is_officer,
@@ -479,7 +478,9 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
                    o.RPTOWNER_ZIPCODE AS zip_code, o.RPTOWNER_STATE_DESC AS state_description,
                    {_FILING_KEYS}
             FROM _ds_REPORTINGOWNER o JOIN _ds_sub s USING (ACCESSION_NUMBER)
-            ORDER BY o.ACCESSION_NUMBER, _cik(o.RPTOWNERCIK), o._row
+            -- an owner named twice in a filing: its first row (kept on the keys alone)
+            WHERE o._row IN (SELECT min(_row) FROM _ds_REPORTINGOWNER
+                             GROUP BY ACCESSION_NUMBER, _cik(RPTOWNERCIK))
             """,
             [],
         )
