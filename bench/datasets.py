@@ -5,9 +5,9 @@ The quarter is the real 2024 Q3 files (../shared/datasets/2024q3) repeated under
 numbers up to ``--submissions`` (80,000 by default; 2024 Q3 has 36,075), plus the three tables
 the shared copy lacks at the rates below (NONDERIV_TRANS 2.5, REPORTINGOWNER 1.1 and FOOTNOTES
 3.0 rows per submission; the corpus's 327 filings average 2.5, 1.1 and 4.6, and are larger
-filers than the average). Footnote texts are the corpus's real ones, their amounts redrawn per
-filing, so that weighted-average and share-count footnotes are distinct, as on EDGAR, and
-boilerplate recurs; transaction codes are drawn at the corpus's frequencies. The import runs in
+filers than the average). Footnote texts are the corpus's real ones, their numbers redrawn per
+filing, so that footnotes with numbers are distinct, as on EDGAR, and boilerplate without
+numbers recurs; transaction codes are drawn at the corpus's frequencies. The import runs in
 a child process; its peak RSS is its own high-water mark (``VmHWM``).
 
 The history (``--quarters`` quarters of ``--history-submissions`` each, 80 x 54,000 by default:
@@ -53,7 +53,9 @@ print(json.dumps({"seconds": seconds, "rows_in": sum(result.rows.values()),
 """
 
 
-_AMOUNT = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*\.\d+")
+# a number standing alone (amounts, share counts, dates), not one inside a rule's name such as
+# "10b5-1" or "16b-3"
+_NUMBER = re.compile(r"(?<![\w.-])\$?\d[\d,]*(?:\.\d+)?(?![\w-])")
 
 
 @functools.cache
@@ -77,10 +79,10 @@ def corpus_texture() -> tuple[list[str], list[str]]:
 
 
 def _vary(text: str, rng: random.Random) -> str:
-    """A real footnote with its amounts (prices, share counts) redrawn, digit by digit: each
-    filing's weighted-average and share-count footnotes are its own, as on EDGAR, while its
-    boilerplate (trusts, plans, vesting schedules) recurs word for word."""
-    return _AMOUNT.sub(
+    """A real footnote with its numbers (prices, share counts, dates) redrawn, digit by digit:
+    a filing's footnotes are its own, as on EDGAR, while the boilerplate without numbers (trusts,
+    plans) recurs word for word."""
+    return _NUMBER.sub(
         lambda m: "".join(str(rng.randint(1, 9)) if c.isdigit() else c for c in m.group(0)),
         text,
     )

@@ -29,7 +29,7 @@ from form4.parsers.dataset_facts import (
 )
 from form4.parsers.dataset_tables import LAYOUT
 from form4.parsers.normalize import KIND_CUES, PLAN_CUES, RANGE_CUES, SALE_CUES
-from form4.warehouse.dataset_stage import Staged
+from form4.warehouse.dataset_stage import Staged, release_staged
 from form4.warehouse.db import utcnow
 from form4.warehouse.schema import DATA_TABLES, TABLES
 
@@ -108,12 +108,16 @@ _BITS = f"""
 """
 
 
+_ROW_TABLES = {
+    "tx": ("NONDERIV_TRANS", "DERIV_TRANS"),
+    "hold": ("NONDERIV_HOLDING", "DERIV_HOLDING"),
+}
+
+
 def _rows_sql(kind: str) -> str:
     """Table I and II rows of the target accessions, numbered in document order, with their
     filing's keys and the packed references of their texts (footnotes in order, remarks)."""
-    tables = (
-        ("NONDERIV_TRANS", "DERIV_TRANS") if kind == "tx" else ("NONDERIV_HOLDING", "DERIV_HOLDING")
-    )
+    tables = _ROW_TABLES[kind]
     fns = _TX_FN if kind == "tx" else _HOLD_FN
     rows, numbers = [], []
     for n, table in enumerate(tables):
@@ -159,6 +163,11 @@ def _temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
     con.register(view, table)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
     con.unregister(view)
+
+
+def _drop(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    for table in tables:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _lookup(con: duckdb.DuckDBPyConnection, ids_sql: str) -> dict[int, str]:
@@ -211,12 +220,14 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         UNION ALL SELECT 0, '', 0, []
         """
     )
+    release_staged(con, "FOOTNOTES")  # its texts are in _ds_texts, its rows in _ds_note_rows
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_text_of AS
         SELECT unnest(sources) AS source, text_id, text_id * 16 + bits AS ref FROM _ds_texts
         """
     )
+    con.execute("ALTER TABLE _ds_texts DROP COLUMN sources")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_notes AS
@@ -235,6 +246,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         QUALIFY row_number() OVER (PARTITION BY s.ACCESSION_NUMBER ORDER BY s._row) = 1
         """
     )
+    _drop(con, "_ds_note_rows", "_ds_text_of")  # working tables are freed once read
     # Per filing: footnote id -> packed reference of its text.
     con.execute(
         """
@@ -246,6 +258,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     )
     for kind in ("tx", "hold"):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ds_{kind} AS {_rows_sql(kind)}")
+        release_staged(con, *_ROW_TABLES[kind])
+    _drop(con, "_ds_refmap")
     # Does any footnote or the remarks of a filing name a 10b5-1 plan? Only texts holding the
     # plan words can (parsers.normalize.PLAN_CUES): each filing's such texts are asked once.
     con.execute(
@@ -628,11 +642,17 @@ def insert_rows(
 ) -> dict[str, int]:
     """Insert the rows of the accessions in ``_ds_target`` into the data tables (or, with a
     ``prefix``, into temporary tables ``{prefix}{table}`` shaped like them): rows per table.
+    The staged FOOTNOTES and Table I/II tables are read into their working copies and then
+    emptied (``release_staged``): nothing may read them after this.
 
     The tables that need no classifier's answer are written by a second thread while this
     one answers the keys in Python (DuckDB releases the interpreter lock while it runs a
     statement; the connection is used by one thread at a time)."""
     _prepare(con, staged)
+    # what is left to read of the staged tables: SUBMISSION, REPORTINGOWNER, OWNER_SIGNATURE
+    release_staged(
+        con, "FOOTNOTES", "NONDERIV_TRANS", "DERIV_TRANS", "NONDERIV_HOLDING", "DERIV_HOLDING"
+    )
     source = f"dataset:{staged.quarter.label}"
     now = now or utcnow()
     questions = _questions(con)

@@ -23,7 +23,7 @@ from form4.parsers.dataset_index import Quarter
 from form4.parsers.dataset_tables import LAYOUT, TableHeader, output_schema, read_table
 from form4.parsers.errors import ParseError
 
-__all__ = ["Staged", "check_zip", "drop_staging", "stage_zip"]
+__all__ = ["Staged", "check_zip", "drop_staging", "release_staged", "stage_zip"]
 
 
 def check_zip(path: Path, *, crc: bool = True) -> list[str]:
@@ -126,6 +126,14 @@ def stage_zip(con: duckdb.DuckDBPyConnection, path: Path, quarter: Quarter) -> S
             stage="dataset",
         )
     return staged
+
+
+def release_staged(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    """Free the rows of staged ``tables`` once their copies are built (the Arrow tables are the
+    largest part of an import's memory); ``_ds_<TABLE>`` stays, empty, so later SQL binds."""
+    for table in tables:
+        con.unregister(f"_ds_{table}")
+        con.register(f"_ds_{table}", output_schema(table).empty_table())
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
