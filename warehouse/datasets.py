@@ -19,6 +19,7 @@ re-import replaces the quarter's rows (0 rows added). Neighbours: ``warehouse.da
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,9 @@ class ImportResult:
     loaded: int = 0  # accessions loaded from the data set
     held_from_xml: int = 0  # accessions left as loaded from XML
     rejected: int = 0  # accessions sent to rejects
-    rows: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # rows written per table
+    rows_read: int = 0  # rows of the ZIP's tables
+    seconds: float = 0.0  # the import, staging to commit
     problems: list[str] = field(default_factory=list)
     reject_reasons: list[str] = field(default_factory=list)
 
@@ -134,10 +137,12 @@ def _import_quarter(
     as it was."""
     result = ImportResult(quarter)
     source = f"dataset:{quarter.label}"
+    started = time.perf_counter()
     con = warehouse.con.cursor()
     try:
         staged = stage_zip(con, path, quarter)
         result.problems = list(staged.problems)
+        result.rows_read = sum(staged.rows.values())
         classify_accessions(con)
         con.execute(
             f"""
@@ -229,6 +234,7 @@ def _import_quarter(
             result=result,
         )
         con.commit()
+        result.seconds = time.perf_counter() - started
     except duckdb.Error as exc:
         try:
             con.rollback()

@@ -143,7 +143,8 @@ def print_dataset_outcomes(outcomes: Sequence[QuarterOutcome], out: TextIO) -> N
             r = o.result
             out.write(
                 f"  {o.quarter}: {o.status}: {r.submissions} submissions, {r.loaded} loaded, "
-                f"{r.held_from_xml} held from XML, {r.rejected} rejected, {r.row_count} rows\n"
+                f"{r.held_from_xml} held from XML, {r.rejected} rejected, {r.row_count} rows "
+                f"({r.rows_read} read in {r.seconds:.1f}s)\n"
             )
             for problem in r.problems:
                 out.write(f"    problem: {problem}\n")
