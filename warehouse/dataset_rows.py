@@ -51,8 +51,8 @@ _MACROS = (
     "CASE WHEN regexp_full_match(x, '[0-9]{1,10}') THEN lpad(x, 10, '0') ELSE x END",
     "CREATE OR REPLACE TEMP MACRO _up(x) AS upper(x)",
     # text ids of the packed references (see _SALE) whose classifier bit is set; all of them
-    "CREATE OR REPLACE TEMP MACRO _ids(l, bit) AS "
-    "list_transform(list_filter(l, lambda x: (x & bit) <> 0), lambda x: x >> 4)",
+    "CREATE OR REPLACE TEMP MACRO _ids(l, mask) AS "
+    "list_transform(list_filter(l, lambda x: (x & mask) <> 0), lambda x: x >> 4)",
 )
 
 # The _FN columns of a row in the XML document's order, and the field each annotates
