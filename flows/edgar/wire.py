@@ -16,10 +16,11 @@ around every attempt), ``flows.edgar.endpoints`` (the caps per kind of document)
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -164,24 +165,18 @@ class DeadlineTransport(httpx.HTTPTransport):
     def __init__(self, *, limits: httpx.Limits, proxy: str | None = None) -> None:
         """``proxy``: an http(s) proxy URL every request goes through (CONNECT for https)."""
         super().__init__(limits=limits, retries=0)
-        ssl_context = httpx.create_ssl_context()
-        if proxy is None:
-            self._pool = httpcore.ConnectionPool(
-                ssl_context=ssl_context,
-                max_connections=limits.max_connections,
-                max_keepalive_connections=limits.max_keepalive_connections,
-                keepalive_expiry=limits.keepalive_expiry,
-                retries=0,
-                network_backend=_DeadlineBackend(),
+        pool: Callable[..., httpcore.ConnectionPool] = httpcore.ConnectionPool
+        if proxy is not None:
+            url = httpx.URL(proxy)
+            pool = functools.partial(
+                httpcore.HTTPProxy,
+                proxy_url=httpcore.URL(
+                    scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=b"/"
+                ),
+                proxy_auth=(url.username, url.password) if url.username else None,
             )
-            return
-        url = httpx.URL(proxy)
-        self._pool = httpcore.HTTPProxy(
-            proxy_url=httpcore.URL(
-                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=b"/"
-            ),
-            proxy_auth=(url.username, url.password) if url.username else None,
-            ssl_context=ssl_context,
+        self._pool = pool(
+            ssl_context=httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
