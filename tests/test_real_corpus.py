@@ -208,3 +208,9 @@ def test_form4_ingest_of_a_day_holding_every_corpus_filing_equals_the_direct_par
     finally:
         con.close()
     assert {read_header(s).accession for s in subs} == {f[0] for f in filings}
+    # form4 reprocess re-parses the kept copies and counts the same unusable ranges
+    again = run(["reprocess", "--db", str(db)], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"reprocessed {len(expected)} stored filings: {len(expected)} loaded" in again.stdout
+    assert f"{unusable} transaction rows: price range not usable" in again.stdout
+    assert "does not know yet" not in again.stdout

@@ -443,6 +443,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
+    from form4.flows.cli.output import print_flagged
     from form4.flows.pipeline.ingest import open_warehouse
     from form4.flows.pipeline.reprocess import reprocess
     from form4.warehouse.raw import RawStore
@@ -466,6 +467,7 @@ def _cmd_reprocess(args: argparse.Namespace, out: TextIO) -> int:
         f"form4: reprocessed {result.selected} stored filings: {batch.loaded} loaded, "
         f"{batch.rejected} rejected, {result.missing_raw} without a raw copy\n"
     )
+    print_flagged(batch, out)
     for reason in batch.reject_reasons:
         out.write(f"  rejected {reason}\n")
     return 0

@@ -31,11 +31,13 @@ from form4.warehouse.lock import READER_WAIT_S, connect
 if TYPE_CHECKING:  # Prefect is imported only when a flow runs
     from form4.flows.ingest_flow import BackfillSummary, IngestSummary
     from form4.flows.pipeline.datasets import DatasetSummary, QuarterOutcome
+    from form4.flows.pipeline.ingest import BatchResult
     from form4.warehouse.dataset_audit import AuditResult
 
 __all__ = [
     "open_read_only",
     "print_backfill_summary",
+    "print_flagged",
     "print_ingest_summary",
     "require_warehouse",
     "run_sql",
@@ -93,6 +95,12 @@ def print_ingest_summary(summary: IngestSummary, settings: Settings, out: TextIO
     _unusable_ranges(totals.price_range_unusable, out)
     for reason in totals.reject_reasons:
         out.write(f"  rejected {reason}\n")
+
+
+def print_flagged(batch: BatchResult, out: TextIO) -> None:
+    """The loaded filings' unknown schema versions and unusable price ranges, if any."""
+    _unknown_schema(batch.unknown_schema, out)
+    _unusable_ranges(batch.price_range_unusable, out)
 
 
 def _unusable_ranges(count: int, out: TextIO) -> None:
