@@ -288,7 +288,8 @@ def _number(col: Any) -> tuple[Any, Any]:
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     ok = pc.match_substring_regex(text, _NUMBER)
     good = pc.if_else(ok, text, pa.scalar(None, pa.string()))
-    good = pc.replace_substring_regex(good, r"\.$", "")  # "12." -> "12"
+    if pc.any(pc.ends_with(good, ".")).as_py():  # rare: a whole copy only when needed
+        good = pc.replace_substring_regex(good, r"\.$", "")  # "12." -> "12"
     return pc.cast(good, _DECIMAL), pc.and_kleene(pc.is_valid(text), pc.invert(ok))
 
 

@@ -316,6 +316,8 @@ def test_a_bad_date_number_or_flag_marks_its_row_with_the_value_and_the_rows_tex
         {"ACCESSION_NUMBER": "A-2", "NONDERIV_TRANS_SK": 2, "TRANS_SHARES": "12,5x"},
         {"ACCESSION_NUMBER": "A-3", "NONDERIV_TRANS_SK": 3, "EQUITY_SWAP_INVOLVED": "maybe"},
         {"ACCESSION_NUMBER": "A-4", "NONDERIV_TRANS_SK": 4, "TRANS_SHARES": "100.5"},
+        {"ACCESSION_NUMBER": "A-5", "NONDERIV_TRANS_SK": 5, "TRANS_SHARES": "12."},
+        {"ACCESSION_NUMBER": "A-6", "NONDERIV_TRANS_SK": 6, "TRANS_SHARES": " 7 "},
     ]
     read = read_bytes("NONDERIV_TRANS", tsv(cols, rows)).to_pylist()
     errors = [r["_error"] for r in read]
@@ -323,6 +325,8 @@ def test_a_bad_date_number_or_flag_marks_its_row_with_the_value_and_the_rows_tex
     assert errors[1] == "TRANS_SHARES '12,5x' is not a number form4 can store"
     assert errors[2] == "EQUITY_SWAP_INVOLVED 'maybe' is not a 0/1/true/false flag"
     assert errors[3] is None and read[3]["TRANS_SHARES"] == Decimal("100.5")
+    assert errors[4:] == [None, None]
+    assert [read[4]["TRANS_SHARES"], read[5]["TRANS_SHARES"]] == [Decimal(12), Decimal(7)]
     assert read[0]["_text"].startswith("A-1\t1\t")
 
 
