@@ -22,6 +22,8 @@ used by ``parsers.ownership`` for every transaction:
   in any common wording ("prices ranging from $1.75 to $1.86", "ranged from", "sold from $X to
   $Y", "between $X and $Y", "a low of / a high of"), published only when low <= high and the
   row's price lies within it; of several ranges in one footnote, the one holding the price.
+  Its two halves, ``price_ranges(texts)`` and ``pick_price_range(ranges, price)``, let rows
+  that share their texts read them once (``parsers.ownership`` does, per filing).
 - ``security_kind``: option, rsu, psu, warrant, convertible or other, for derivative rows,
   from the title first and the texts when the title says nothing.
 """
@@ -42,7 +44,9 @@ __all__ = [
     "is_10b5_1",
     "is_sell_to_cover",
     "mentions_10b5_1",
+    "pick_price_range",
     "price_range",
+    "price_ranges",
     "row_price_range",
     "security_kind",
     "sell_to_cover_reason",
@@ -323,20 +327,33 @@ def has_price_range(texts: Sequence[str]) -> bool:
     return any(_text_ranges(text) for text in texts if text)
 
 
+def price_ranges(texts: Sequence[str]) -> tuple[tuple[Decimal, Decimal], ...]:
+    """Every (low, high) the texts give, as written, in order, once each: the candidates
+    ``pick_price_range`` chooses a row's range from. Empty when they give none. Rows of a
+    filing share their texts, so a caller reads them once and picks per row's price."""
+    ranges: dict[tuple[Decimal, Decimal], None] = {}
+    for text in texts:
+        if text:
+            for found in _text_ranges(text):
+                ranges.setdefault(found, None)
+    return tuple(ranges)
+
+
 def row_price_range(texts: Sequence[str], price: Decimal | None) -> PriceRange | None:
     """The weighted-average price range of a row, from the texts linked to it (the footnotes
     on its price if it has any, else all of its own), given its price (None when only
     footnoted). None: the texts give no range. When they give several (one footnote for
     several rows), the one that contains the row's price is the row's. Not ``usable``: low >
     high, the price lies outside it, or no single range can be told to be the row's."""
-    ranges: dict[tuple[Decimal, Decimal], None] = {}
-    for text in texts:
-        if text:
-            for found in _text_ranges(text):
-                ranges.setdefault(found, None)
-    if not ranges:
+    return pick_price_range(price_ranges(texts), price)
+
+
+def pick_price_range(
+    candidates: Sequence[tuple[Decimal, Decimal]], price: Decimal | None
+) -> PriceRange | None:
+    """``row_price_range`` given the texts' ``price_ranges``: None when there are none."""
+    if not candidates:
         return None
-    candidates = list(ranges)
     if price is not None and len(candidates) > 1:
         containing = [(lo, hi) for lo, hi in candidates if lo <= price <= hi]
         if len(containing) == 1:

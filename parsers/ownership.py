@@ -19,10 +19,10 @@ from form4.parsers.codes import code_info, signed_delta
 from form4.parsers.errors import BadValue, Inexact, ParseError
 from form4.parsers.normalize import (
     classify_sale,
-    has_price_range,
     is_10b5_1,
     mentions_10b5_1,
-    row_price_range,
+    pick_price_range,
+    price_ranges,
     security_kind,
 )
 from form4.parsers.records import (
@@ -256,6 +256,8 @@ _new_owner = fast_constructor(ReportingOwner)
 _new_issuer = fast_constructor(Issuer)
 _new_document = fast_constructor(OwnershipDocument)
 _new_link = fast_constructor(FieldFootnote)
+_new_footnote = fast_constructor(Footnote)
+_new_signature = fast_constructor(Signature)
 
 
 def _upper(text: str | None) -> str | None:
@@ -296,22 +298,21 @@ class _Context:
         derivative_title: str | None,
         is_derivative: bool,
     ) -> _Facts:
-        """Why a sale happened, 10b5-1, the texts a weighted-average price range is read from
-        (the footnotes on the price if there are any, else all of the row's; None when they
-        hold no range) and the derivative's kind."""
+        """Why a sale happened, 10b5-1, the weighted-average price ranges a row's range is
+        picked from (those of the footnotes on the price if there are any, else of all the
+        row's; None when they give no range) and the derivative's kind."""
         key = (code, ids, price_ids, derivative_title, is_derivative)
         found = self._facts.get(key)
         if found is not None:
             return found
         texts = self.texts(ids)
         price_notes = [self.notes[i] for i in price_ids if i in self.notes]
-        range_texts = tuple(price_notes or texts)
         reason, reason_text = classify_sale(texts) if code == "S" else (None, None)
         facts = _Facts(
             reason,
             reason_text,
             is_10b5_1(code, texts, self.aff10b5_one, self.plan_mentioned),
-            range_texts if has_price_range(range_texts) else None,
+            price_ranges(price_notes or texts) or None,
             security_kind(derivative_title, texts) if is_derivative else None,
         )
         self._facts[key] = facts
@@ -322,7 +323,7 @@ class _Facts(NamedTuple):
     sale_reason: str | None
     sale_reason_text: str | None
     plan: bool
-    range_texts: tuple[str, ...] | None
+    ranges: tuple[tuple[Decimal, Decimal], ...] | None
     kind: str | None
 
 
@@ -415,12 +416,12 @@ def _transaction_of(
     f, ids, links, price_ids = read
     code = _upper(f[_CODE])
     info = code_info(code)
-    shares = as_decimal(f[_SHARES])
-    price = as_decimal(f[_PRICE])
+    shares_text, price_text = f[_SHARES], f[_PRICE]
+    shares = as_decimal(shares_text)
+    price = as_decimal(price_text)
     acquired_disposed = _upper(f[_AD])
     value: Decimal | None = None
     if shares is not None and price is not None:
-        shares_text, price_text = f[_SHARES], f[_PRICE]
         # A value has no more digits than its text has characters: when the two texts are
         # short (the usual case), Decimal's default 28 digits hold the product exactly and it
         # is in range; otherwise it is computed exactly and checked.
@@ -444,8 +445,8 @@ def _transaction_of(
     facts = ctx.facts(code, ids, price_ids, title if is_derivative else None, is_derivative)
     low = high = None
     unusable = False
-    if facts.range_texts is not None:
-        found = row_price_range(facts.range_texts, price)
+    if facts.ranges is not None:
+        found = pick_price_range(facts.ranges, price)
         if found is not None:
             if found.usable:
                 low, high = found.low, found.high
@@ -469,7 +470,15 @@ def _transaction_of(
         price,  # price_per_share
         signed_delta(shares, acquired_disposed, code),  # shares_delta
         value,  # value
-        *_position(f),  # shares_owned_after .. underlying_shares
+        as_decimal(f[_OWNED]),  # shares_owned_after
+        as_decimal(f[_OWNED_VALUE]),  # value_owned_after
+        _upper(f[_DIRECT]),  # direct_or_indirect
+        clean(f[_NATURE]),  # nature_of_ownership
+        as_decimal(f[_CONVERSION]),  # conversion_or_exercise_price
+        as_date(f[_EXERCISE]),  # exercise_date
+        as_date(f[_EXPIRATION]),  # expiration_date
+        clean(f[_UNDERLYING]),  # underlying_security_title
+        as_decimal(f[_UNDERLYING_SHARES]),  # underlying_shares
         _upper(f[_TIMELINESS]),  # timeliness
         ids,  # footnote_ids
         links,  # field_footnotes
@@ -537,8 +546,8 @@ def _owner(el: Element) -> ReportingOwner:
     for child in el.iter():
         tag = child.tag
         if tag in _OWNER_LEAVES:
-            if tag not in leaves:
-                leaves[tag] = text_of(child)
+            if tag not in leaves:  # text_of, without its call for the usual leaf
+                leaves[tag] = text_of(child) if len(child) else clean(child.text)
         elif tag == "reportingOwnerRelationship":
             has_relationship = True
     v = leaves.get
@@ -595,15 +604,25 @@ def _lenient_date(text: str | None, issue: Callable[[str, str], None]) -> date |
 
 
 def _signature(el: Element, number: int, issues: list[DataIssue]) -> Signature:
+    """One ``<ownerSignature>``; an unreadable date is stored NULL and recorded in ``issues``
+    (as ``_lenient_date`` does, without a callback made per signature)."""
     parts = children(el)
-
-    def issue(raw: str, problem: str) -> None:
-        issues.append(DataIssue("owner_signatures", number, None, "signature_date", raw, problem))
-
-    return Signature(
-        name=text_of(parts.get("signatureName")),
-        signed_on=_lenient_date(text_of(parts.get("signatureDate")), issue),
-    )
+    text = text_of(parts.get("signatureDate"))
+    try:
+        signed_on = as_date(text)
+    except BadValue as exc:
+        issues.append(
+            DataIssue(
+                "owner_signatures",
+                number,
+                None,
+                "signature_date",
+                exc.raw,
+                f"{exc.problem}: stored NULL",
+            )
+        )
+        signed_on = None
+    return _new_signature(text_of(parts.get("signatureName")), signed_on)  # name, signed_on
 
 
 def _rows(table: Element | None, name: str) -> Iterable[Element]:
@@ -617,7 +636,19 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
     root = safe_fromstring(xml, max_bytes=max_bytes)
     if root.tag != "ownershipDocument":
         raise ParseError(f"not an ownership document: root element <{root.tag}>", stage="ownership")
-    top = children(root)
+    # One pass over the top level: the first element of each name (as ``children`` gives
+    # them), and every owner and signature, in order.
+    top: dict[str, Element] = {}
+    owner_elements: list[Element] = []
+    signature_elements: list[Element] = []
+    for el in root:
+        tag = el.tag
+        if tag == "reportingOwner":
+            owner_elements.append(el)
+        elif tag == "ownerSignature":
+            signature_elements.append(el)
+        if isinstance(tag, str) and tag not in top:
+            top[tag] = el
     document_type = text_of(top.get("documentType"))
     if document_type is None:
         raise ParseError("no documentType", stage="ownership")
@@ -631,10 +662,12 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         text_of(issuer_el.get("issuerTradingSymbol")),  # ticker
         text_of(issuer_el.get("issuerForeignTradingSymbol")),  # foreign_trading_symbol
     )
-    owners = tuple([_owner(el) for el in root if el.tag == "reportingOwner"])
+    owners = tuple([_owner(el) for el in owner_elements])
     footnotes = tuple(
-        Footnote((el.get("id") or "").strip(), text_of(el) or "")
-        for el in _rows(top.get("footnotes"), "footnote")
+        [
+            _new_footnote((el.get("id") or "").strip(), text_of(el) or "")  # footnote_id, text
+            for el in _rows(top.get("footnotes"), "footnote")
+        ]
     )
     remarks = text_of(top.get("remarks"))
     aff10b5_one = _strict(as_bool, text_of(top.get("aff10b5One")), "aff10b5One")
@@ -663,9 +696,7 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         ],
     )
     issues = ctx.issues
-    signatures = tuple(
-        _signature(el, n, issues) for n, el in enumerate(root.iterchildren("ownerSignature"), 1)
-    )
+    signatures = tuple([_signature(el, n, issues) for n, el in enumerate(signature_elements, 1)])
 
     def original_issue(raw: str, problem: str) -> None:
         issues.append(DataIssue("filings", None, None, "date_of_original_submission", raw, problem))

@@ -59,6 +59,7 @@ _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DATE_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:\d{2}|T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?")
+_USUAL_FLAGS = {"0": False, "1": True, "false": False, "true": True}
 _NUMBER_JUNK = str.maketrans("", "", ",$ \t\r\n\u00a0")
 # A plain decimal, optionally signed, with an exponent (ASCII digits only).
 _NUMBER = re.compile(
@@ -194,6 +195,9 @@ def as_bool(text: str | None) -> bool | None:
     """``1/0/true/false`` (and ``y/n/yes/no/x``); None when empty; ``BadValue`` otherwise."""
     if text is None:
         return None
+    usual = _USUAL_FLAGS.get(text)  # the flag as most filings write it
+    if usual is not None:
+        return usual
     t = text.strip().lower()
     if t in ("1", "true", "y", "yes", "x"):
         return True
@@ -245,13 +249,13 @@ def as_decimal(text: str | None) -> Decimal | None:
             if len(text) < MAX_INTEGER_DIGITS:
                 return Decimal(text)
         else:
-            whole, dot, part = text.partition(".")
+            # digits, a point, 1 to 8 digits: the point neither first nor last, at most 8
+            # characters after it, fewer than MAX_INTEGER_DIGITS before it
+            dot = text.find(".")
             if (
-                dot
-                and whole.isdigit()
-                and part.isdigit()
-                and len(part) <= 8
-                and len(whole) < MAX_INTEGER_DIGITS
+                0 < dot < MAX_INTEGER_DIGITS
+                and len(text) - 9 <= dot < len(text) - 1
+                and text.replace(".", "", 1).isdigit()
             ):
                 return Decimal(text)
     except InvalidOperation:  # a digit Decimal does not read (e.g. a superscript)
