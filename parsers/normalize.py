@@ -22,8 +22,9 @@ used by ``parsers.ownership`` for every transaction:
   in any common wording ("prices ranging from $1.75 to $1.86", "ranged from", "sold from $X to
   $Y", "between $X and $Y", "a low of / a high of"), published only when low <= high and the
   row's price lies within it; of several ranges in one footnote, the one holding the price.
-  Its two halves, ``price_ranges(texts)`` and ``pick_price_range(ranges, price)``, let rows
-  that share their texts read them once (``parsers.ownership`` does, per filing).
+  Its two halves, ``price_ranges(texts)`` and ``pick_price_range(ranges, price)`` (or
+  ``price_range_columns``, the same as a row stores it), let rows that share their texts
+  read them once (``parsers.ownership`` does, per filing).
 - ``security_kind``: option, rsu, psu, warrant, convertible or other, for derivative rows,
   from the title first and the texts when the title says nothing.
 """
@@ -46,6 +47,7 @@ __all__ = [
     "mentions_10b5_1",
     "pick_price_range",
     "price_range",
+    "price_range_columns",
     "price_ranges",
     "row_price_range",
     "security_kind",
@@ -354,13 +356,30 @@ def pick_price_range(
     """``row_price_range`` given the texts' ``price_ranges``: None when there are none."""
     if not candidates:
         return None
+    return PriceRange(*_pick(candidates, price))
+
+
+def price_range_columns(
+    candidates: Sequence[tuple[Decimal, Decimal]], price: Decimal | None
+) -> tuple[Decimal | None, Decimal | None, bool]:
+    """``pick_price_range`` as a row stores it: ``(low, high, unusable)``, the range only
+    when it is usable, ``unusable`` when a range was given but cannot be the row's."""
+    if not candidates:
+        return None, None, False
+    low, high, usable = _pick(candidates, price)
+    return (low, high, False) if usable else (None, None, True)
+
+
+def _pick(
+    candidates: Sequence[tuple[Decimal, Decimal]], price: Decimal | None
+) -> tuple[Decimal, Decimal, bool]:
     if price is not None and len(candidates) > 1:
         containing = [(lo, hi) for lo, hi in candidates if lo <= price <= hi]
         if len(containing) == 1:
-            return PriceRange(*containing[0], True)
+            return containing[0][0], containing[0][1], True
     low, high = candidates[0]
     usable = len(candidates) == 1 and low <= high and (price is None or low <= price <= high)
-    return PriceRange(low, high, usable)
+    return low, high, usable
 
 
 def price_range(

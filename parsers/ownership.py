@@ -10,6 +10,7 @@ from ``parsers.codes``. Unknown schema versions are parsed on a best-effort basi
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
@@ -21,7 +22,7 @@ from form4.parsers.normalize import (
     classify_sale,
     is_10b5_1,
     mentions_10b5_1,
-    pick_price_range,
+    price_range_columns,
     price_ranges,
     security_kind,
 )
@@ -260,6 +261,10 @@ _new_footnote = fast_constructor(Footnote)
 _new_signature = fast_constructor(Signature)
 
 
+# One ASCII letter, as a code or flag is usually given, and what ``_upper`` makes of it.
+_LETTER: dict[str | None, str] = {c: c.upper() for c in string.ascii_letters}
+
+
 def _upper(text: str | None) -> str | None:
     """A code or flag, cleaned and upper-cased; the usual single letter without a detour."""
     if text is not None and len(text) == 1 and text.isalpha():
@@ -300,7 +305,7 @@ class _Context:
     ) -> _Facts:
         """Why a sale happened, 10b5-1, the weighted-average price ranges a row's range is
         picked from (those of the footnotes on the price if there are any, else of all the
-        row's; None when they give no range) and the derivative's kind."""
+        row's) and the derivative's kind."""
         key = (code, ids, price_ids, derivative_title, is_derivative)
         found = self._facts.get(key)
         if found is not None:
@@ -312,7 +317,7 @@ class _Context:
             reason,
             reason_text,
             is_10b5_1(code, texts, self.aff10b5_one, self.plan_mentioned),
-            price_ranges(price_notes or texts) or None,
+            price_ranges(price_notes or texts),
             security_kind(derivative_title, texts) if is_derivative else None,
         )
         self._facts[key] = facts
@@ -323,7 +328,7 @@ class _Facts(NamedTuple):
     sale_reason: str | None
     sale_reason_text: str | None
     plan: bool
-    ranges: tuple[tuple[Decimal, Decimal], ...] | None
+    ranges: tuple[tuple[Decimal, Decimal], ...]  # empty when the texts give none
     kind: str | None
 
 
@@ -413,13 +418,18 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
 def _transaction_of(
     read: _RowRead, line_no: int, is_derivative: bool, ctx: _Context
 ) -> Transaction:
+    # The converters are skipped for absent fields (None either way), and codes and flags
+    # that are one letter already are looked up: a table row calls about thirty of them,
+    # and a Python call costs as much as the usual conversion.
     f, ids, links, price_ids = read
-    code = _upper(f[_CODE])
+    text = f[_CODE]
+    code = _LETTER.get(text) or _upper(text)
     info = code_info(code)
     shares_text, price_text = f[_SHARES], f[_PRICE]
-    shares = as_decimal(shares_text)
-    price = as_decimal(price_text)
-    acquired_disposed = _upper(f[_AD])
+    shares = None if shares_text is None else as_decimal(shares_text)
+    price = None if price_text is None else as_decimal(price_text)
+    text = f[_AD]
+    acquired_disposed = _LETTER.get(text) or _upper(text)
     value: Decimal | None = None
     if shares is not None and price is not None:
         # A value has no more digits than its text has characters: when the two texts are
@@ -440,46 +450,45 @@ def _transaction_of(
                     stage="validate",
                 )
     else:
-        value = as_decimal(f[_TOTAL])
+        text = f[_TOTAL]
+        value = None if text is None else as_decimal(text)
     title = clean(f[_TITLE])
     facts = ctx.facts(code, ids, price_ids, title if is_derivative else None, is_derivative)
-    low = high = None
-    unusable = False
-    if facts.ranges is not None:
-        found = pick_price_range(facts.ranges, price)
-        if found is not None:
-            if found.usable:
-                low, high = found.low, found.high
-            else:
-                unusable = True
+    low, high, unusable = price_range_columns(facts.ranges, price)
+    transaction_date, deemed = f[_DATE], f[_DEEMED]
+    form_type, swap, direct = f[_FORM], f[_SWAP], f[_DIRECT]
+    owned, owned_value = f[_OWNED], f[_OWNED_VALUE]
+    conversion, exercise, expiration = f[_CONVERSION], f[_EXERCISE], f[_EXPIRATION]
+    underlying, underlying_shares = f[_UNDERLYING], f[_UNDERLYING_SHARES]
+    timeliness = f[_TIMELINESS]
     # Every field positionally, in declaration order (see fast_constructor); the names are
     # pinned by tests/test_ownership.py::test_every_field_lands_in_its_own_column.
     return _new_transaction(
         line_no,  # line_no
         is_derivative,  # is_derivative
         title,  # security_title
-        as_date(f[_DATE]),  # transaction_date
-        as_date(f[_DEEMED]),  # deemed_execution_date
-        clean(f[_FORM]),  # transaction_form_type
+        None if transaction_date is None else as_date(transaction_date),  # transaction_date
+        None if deemed is None else as_date(deemed),  # deemed_execution_date
+        None if form_type is None else clean(form_type),  # transaction_form_type
         code,  # transaction_code
         info.description if info else None,  # code_description
         info.category if info else None,  # category
-        as_bool(f[_SWAP]),  # equity_swap_involved
+        None if swap is None else as_bool(swap),  # equity_swap_involved
         acquired_disposed,  # acquired_disposed
         shares,  # shares
         price,  # price_per_share
         signed_delta(shares, acquired_disposed, code),  # shares_delta
         value,  # value
-        as_decimal(f[_OWNED]),  # shares_owned_after
-        as_decimal(f[_OWNED_VALUE]),  # value_owned_after
-        _upper(f[_DIRECT]),  # direct_or_indirect
+        None if owned is None else as_decimal(owned),  # shares_owned_after
+        None if owned_value is None else as_decimal(owned_value),  # value_owned_after
+        _LETTER.get(direct) or _upper(direct),  # direct_or_indirect
         clean(f[_NATURE]),  # nature_of_ownership
-        as_decimal(f[_CONVERSION]),  # conversion_or_exercise_price
-        as_date(f[_EXERCISE]),  # exercise_date
-        as_date(f[_EXPIRATION]),  # expiration_date
-        clean(f[_UNDERLYING]),  # underlying_security_title
-        as_decimal(f[_UNDERLYING_SHARES]),  # underlying_shares
-        _upper(f[_TIMELINESS]),  # timeliness
+        None if conversion is None else as_decimal(conversion),  # conversion_or_exercise_price
+        None if exercise is None else as_date(exercise),  # exercise_date
+        None if expiration is None else as_date(expiration),  # expiration_date
+        None if underlying is None else clean(underlying),  # underlying_security_title
+        None if underlying_shares is None else as_decimal(underlying_shares),  # underlying_shares
+        None if timeliness is None else _upper(timeliness),  # timeliness
         ids,  # footnote_ids
         links,  # field_footnotes
         facts.sale_reason == "sell_to_cover",  # is_sell_to_cover
@@ -538,6 +547,9 @@ _OWNER_LEAVES = frozenset(
 )
 
 
+_OWNER_FLAGS = ("isDirector", "isOfficer", "isTenPercentOwner", "isOther")
+
+
 def _owner(el: Element) -> ReportingOwner:
     """One pass over the owner's subtree: the first text of each leaf, and whether the
     relationship box group is there at all."""
@@ -555,22 +567,22 @@ def _owner(el: Element) -> ReportingOwner:
     if not cik:
         raise ParseError("a reporting owner has no rptOwnerCik", stage="ownership")
 
-    def flag(name: str) -> bool | None:
+    flags: list[bool | None] = []
+    for name in _OWNER_FLAGS:
         try:
             value = as_bool(v(name))
         except BadValue as exc:
             raise ParseError(f"reporting owner {cik}: {name}: {exc}", stage="validate") from None
-        if value is None and has_relationship:
-            return False  # the box exists on the form and was left unchecked
-        return value
-
+        # an empty box of a relationship group that is there: on the form, left unchecked
+        flags.append(False if value is None and has_relationship else value)
+    director, officer, ten_percent_owner, other = flags
     return _new_owner(
         cik,  # owner_cik
         v("rptOwnerName"),  # owner_name
-        flag("isDirector"),  # is_director
-        flag("isOfficer"),  # is_officer
-        flag("isTenPercentOwner"),  # is_ten_percent_owner
-        flag("isOther"),  # is_other
+        director,  # is_director
+        officer,  # is_officer
+        ten_percent_owner,  # is_ten_percent_owner
+        other,  # is_other
         v("officerTitle"),  # officer_title
         v("otherText"),  # other_text
         v("rptOwnerStreet1"),  # street1

@@ -249,13 +249,13 @@ def as_decimal(text: str | None) -> Decimal | None:
             if len(text) < MAX_INTEGER_DIGITS:
                 return Decimal(text)
         else:
-            # digits, a point, 1 to 8 digits: the point neither first nor last, at most 8
-            # characters after it, fewer than MAX_INTEGER_DIGITS before it
-            dot = text.find(".")
+            whole, dot, part = text.partition(".")
             if (
-                0 < dot < MAX_INTEGER_DIGITS
-                and len(text) - 9 <= dot < len(text) - 1
-                and text.replace(".", "", 1).isdigit()
+                dot
+                and whole.isdigit()
+                and part.isdigit()
+                and len(part) <= 8
+                and len(whole) < MAX_INTEGER_DIGITS
             ):
                 return Decimal(text)
     except InvalidOperation:  # a digit Decimal does not read (e.g. a superscript)
