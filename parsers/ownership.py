@@ -14,6 +14,7 @@ import string
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
 from form4.parsers.codes import code_info, signed_delta
@@ -239,7 +240,7 @@ def _read_row(row: Element) -> _RowRead:
                 up = up.getparent()
             if (field, ref) not in seen:
                 seen.add((field, ref))
-                links.append(_new_link(field, ref))
+                links.append(_link(field, ref))
                 if field == "price_per_share":
                     price_ids.append(ref)
         else:
@@ -259,6 +260,13 @@ _new_document = fast_constructor(OwnershipDocument)
 _new_link = fast_constructor(FieldFootnote)
 _new_footnote = fast_constructor(Footnote)
 _new_signature = fast_constructor(Signature)
+
+
+@lru_cache(maxsize=4096)
+def _link(field: str, ref: str) -> FieldFootnote:
+    """The record linking footnote ``ref`` to ``field``: immutable, so one per pair serves
+    every row that makes it (the rows of a filing mostly link the same few)."""
+    return _new_link(field, ref)
 
 
 # One ASCII letter, as a code or flag is usually given, and what ``_upper`` makes of it.
@@ -637,6 +645,28 @@ def _signature(el: Element, number: int, issues: list[DataIssue]) -> Signature:
     return _new_signature(text_of(parts.get("signatureName")), signed_on)  # name, signed_on
 
 
+# Footnote texts longer than this are cleaned without the cache (an entry holds its text).
+_NOTE_CACHE_CHARS = 8192
+
+
+def _note_text(el: Element) -> str | None:
+    """``text_of`` a footnote: the usual one, a leaf, cleaned once per distinct text."""
+    if len(el):
+        return text_of(el)
+    text = el.text
+    if text is not None and len(text) <= _NOTE_CACHE_CHARS:
+        return _clean_note(text)
+    return clean(text)
+
+
+@lru_cache(maxsize=1024)
+def _clean_note(text: str) -> str | None:
+    """``clean`` memoised: boilerplate footnotes recur across filings, and the whitespace
+    check reads the whole text (about 1 ns a character). The text returned is the cached one,
+    whose hash the normaliser's caches then find already computed."""
+    return clean(text)
+
+
 def _rows(table: Element | None, name: str) -> Iterable[Element]:
     if table is None:
         return ()
@@ -677,7 +707,7 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
     owners = tuple([_owner(el) for el in owner_elements])
     footnotes = tuple(
         [
-            _new_footnote((el.get("id") or "").strip(), text_of(el) or "")  # footnote_id, text
+            _new_footnote((el.get("id") or "").strip(), _note_text(el) or "")  # id, text
             for el in _rows(top.get("footnotes"), "footnote")
         ]
     )
