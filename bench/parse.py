@@ -71,7 +71,7 @@ def large_filing(n: int) -> bytes:
 def _clear_caches() -> None:
     for fn in (normalize._split, normalize._text_reason, normalize._mentions_plan,
                normalize._text_ranges, normalize._security_kind,
-               ownership._clean_note, ownership._link):  # fmt: skip
+               ownership._clean_note, ownership._link, ownership._facts_of):  # fmt: skip
         fn.cache_clear()
 
 

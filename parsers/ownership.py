@@ -202,7 +202,7 @@ def _read_row(row: Element) -> _RowRead:
     # ids came between is the parent looked up to be sure.
     current = -1  # no field
     check_parent = False
-    for el in row.iter():
+    for el in row.iterdescendants():  # the row's own tag is none of these
         tag = el.tag
         if tag == "value":
             if current >= 0:
@@ -318,18 +318,41 @@ class _Context:
         found = self._facts.get(key)
         if found is not None:
             return found
-        texts = self.texts(ids)
-        price_notes = [self.notes[i] for i in price_ids if i in self.notes]
-        reason, reason_text = classify_sale(texts) if code == "S" else (None, None)
-        facts = _Facts(
-            reason,
-            reason_text,
-            is_10b5_1(code, texts, self.aff10b5_one, self.plan_mentioned),
-            price_ranges(price_notes or texts),
-            security_kind(derivative_title, texts) if is_derivative else None,
+        notes = self.notes
+        facts = _facts_of(
+            code,
+            tuple(self.texts(ids)),
+            tuple([notes[i] for i in price_ids if i in notes]),
+            derivative_title,
+            is_derivative,
+            self.aff10b5_one,
+            self.plan_mentioned,
         )
         self._facts[key] = facts
         return facts
+
+
+@lru_cache(maxsize=4096)
+def _facts_of(
+    code: str | None,
+    texts: tuple[str, ...],
+    price_notes: tuple[str, ...],
+    derivative_title: str | None,
+    is_derivative: bool,
+    aff10b5_one: bool | None,
+    plan_mentioned: bool,
+) -> _Facts:
+    """``_Context.facts`` from the texts themselves: pure, so memoised across filings (the
+    normaliser's own caches are per text; this saves putting their results together again
+    for each filing that repeats a combination of boilerplate footnotes)."""
+    reason, reason_text = classify_sale(texts) if code == "S" else (None, None)
+    return _Facts(
+        reason,
+        reason_text,
+        is_10b5_1(code, texts, aff10b5_one, plan_mentioned),
+        price_ranges(price_notes or texts),
+        security_kind(derivative_title, texts) if is_derivative else None,
+    )
 
 
 class _Facts(NamedTuple):
