@@ -281,19 +281,22 @@ def _upper(text: str | None) -> str | None:
     return text.upper() if text is not None else None
 
 
+_FactsKey = tuple[str | None, tuple[str, ...], tuple[str, ...], str | None, bool]
+
+
 class _Context:
     """What every row's normalisation needs from the whole filing, and its results so far:
     rows of a filing mostly share their code and footnotes, so each combination is
     normalised once per filing (``facts``)."""
 
-    __slots__ = ("_facts", "aff10b5_one", "issues", "notes", "plan_mentioned", "remarks")
+    __slots__ = ("aff10b5_one", "issues", "known", "notes", "plan_mentioned", "remarks")
 
     def __init__(self, notes: dict[str, str], remarks: str | None, aff10b5_one: bool | None):
         self.notes = notes
         self.remarks = remarks
         self.aff10b5_one = aff10b5_one
         self.plan_mentioned = mentions_10b5_1([*notes.values(), remarks or ""])
-        self._facts: dict[tuple[object, ...], _Facts] = {}
+        self.known: dict[_FactsKey, _Facts] = {}  # facts by key, this filing's so far
         self.issues: list[DataIssue] = []  # values loaded other than as filed
 
     def texts(self, ids: tuple[str, ...]) -> list[str]:
@@ -303,21 +306,12 @@ class _Context:
             out.append(self.remarks)
         return out
 
-    def facts(
-        self,
-        code: str | None,
-        ids: tuple[str, ...],
-        price_ids: tuple[str, ...],
-        derivative_title: str | None,
-        is_derivative: bool,
-    ) -> _Facts:
+    def facts(self, key: _FactsKey) -> _Facts:
         """Why a sale happened, 10b5-1, the weighted-average price ranges a row's range is
         picked from (those of the footnotes on the price if there are any, else of all the
-        row's) and the derivative's kind."""
-        key = (code, ids, price_ids, derivative_title, is_derivative)
-        found = self._facts.get(key)
-        if found is not None:
-            return found
+        row's) and the derivative's kind, for ``key``: (code, footnote ids, ids on the price,
+        derivative title, is_derivative). Rows look in ``known`` first, then call this."""
+        code, ids, price_ids, derivative_title, is_derivative = key
         notes = self.notes
         facts = _facts_of(
             code,
@@ -328,7 +322,7 @@ class _Context:
             self.aff10b5_one,
             self.plan_mentioned,
         )
-        self._facts[key] = facts
+        self.known[key] = facts
         return facts
 
 
@@ -484,7 +478,8 @@ def _transaction_of(
         text = f[_TOTAL]
         value = None if text is None else as_decimal(text)
     title = clean(f[_TITLE])
-    facts = ctx.facts(code, ids, price_ids, title if is_derivative else None, is_derivative)
+    key = (code, ids, price_ids, title if is_derivative else None, is_derivative)
+    facts = ctx.known.get(key) or ctx.facts(key)
     low, high, unusable = price_range_columns(facts.ranges, price)
     transaction_date, deemed = f[_DATE], f[_DEEMED]
     form_type, swap, direct = f[_FORM], f[_SWAP], f[_DIRECT]
