@@ -286,8 +286,8 @@ _FactsKey = tuple[str | None, tuple[str, ...], tuple[str, ...], str | None, bool
 
 class _Context:
     """What every row's normalisation needs from the whole filing, and its results so far:
-    rows of a filing mostly share their code and footnotes, so each combination is
-    normalised once per filing (``facts``)."""
+    rows of a filing mostly share their code and footnotes, so each combination is looked
+    up once per filing (``facts``), and normalised once per distinct texts (``_facts_of``)."""
 
     __slots__ = ("aff10b5_one", "issues", "known", "notes", "plan_mentioned", "remarks")
 
