@@ -13,7 +13,7 @@ import argparse
 from lxml import etree
 
 from bench.common import best_of, emit, templates
-from form4.parsers import normalize
+from form4.parsers import normalize, ownership
 from form4.parsers.ownership import parse_ownership
 from form4.parsers.sgml import parse_submission
 
@@ -70,7 +70,8 @@ def large_filing(n: int) -> bytes:
 
 def _clear_caches() -> None:
     for fn in (normalize._split, normalize._text_reason, normalize._mentions_plan,
-               normalize._text_ranges, normalize._security_kind):  # fmt: skip
+               normalize._text_ranges, normalize._security_kind,
+               ownership._clean_note, ownership._link, ownership._facts_of):  # fmt: skip
         fn.cache_clear()
 
 

@@ -22,6 +22,9 @@ used by ``parsers.ownership`` for every transaction:
   in any common wording ("prices ranging from $1.75 to $1.86", "ranged from", "sold from $X to
   $Y", "between $X and $Y", "a low of / a high of"), published only when low <= high and the
   row's price lies within it; of several ranges in one footnote, the one holding the price.
+  Its two halves, ``price_ranges(texts)`` and ``pick_price_range(ranges, price)`` (or
+  ``price_range_columns``, the same as a row stores it), let rows that share their texts
+  read them once (``parsers.ownership`` does, per filing).
 - ``security_kind``: option, rsu, psu, warrant, convertible or other, for derivative rows,
   from the title first and the texts when the title says nothing.
 """
@@ -46,7 +49,10 @@ __all__ = [
     "is_10b5_1",
     "is_sell_to_cover",
     "mentions_10b5_1",
+    "pick_price_range",
     "price_range",
+    "price_range_columns",
+    "price_ranges",
     "row_price_range",
     "security_kind",
     "sell_to_cover_reason",
@@ -327,27 +333,57 @@ def has_price_range(texts: Sequence[str]) -> bool:
     return any(_text_ranges(text) for text in texts if text)
 
 
+def price_ranges(texts: Sequence[str]) -> tuple[tuple[Decimal, Decimal], ...]:
+    """Every (low, high) the texts give, as written, in order, once each: the candidates
+    ``pick_price_range`` chooses a row's range from. Empty when they give none. Rows of a
+    filing share their texts, so a caller reads them once and picks per row's price."""
+    ranges: dict[tuple[Decimal, Decimal], None] = {}
+    for text in texts:
+        if text:
+            for found in _text_ranges(text):
+                ranges.setdefault(found, None)
+    return tuple(ranges)
+
+
 def row_price_range(texts: Sequence[str], price: Decimal | None) -> PriceRange | None:
     """The weighted-average price range of a row, from the texts linked to it (the footnotes
     on its price if it has any, else all of its own), given its price (None when only
     footnoted). None: the texts give no range. When they give several (one footnote for
     several rows), the one that contains the row's price is the row's. Not ``usable``: low >
     high, the price lies outside it, or no single range can be told to be the row's."""
-    ranges: dict[tuple[Decimal, Decimal], None] = {}
-    for text in texts:
-        if text:
-            for found in _text_ranges(text):
-                ranges.setdefault(found, None)
-    if not ranges:
+    return pick_price_range(price_ranges(texts), price)
+
+
+def pick_price_range(
+    candidates: Sequence[tuple[Decimal, Decimal]], price: Decimal | None
+) -> PriceRange | None:
+    """``row_price_range`` given the texts' ``price_ranges``: None when there are none."""
+    if not candidates:
         return None
-    candidates = list(ranges)
+    return PriceRange(*_pick(candidates, price))
+
+
+def price_range_columns(
+    candidates: Sequence[tuple[Decimal, Decimal]], price: Decimal | None
+) -> tuple[Decimal | None, Decimal | None, bool]:
+    """``pick_price_range`` as a row stores it: ``(low, high, unusable)``, the range only
+    when it is usable, ``unusable`` when a range was given but cannot be the row's."""
+    if not candidates:
+        return None, None, False
+    low, high, usable = _pick(candidates, price)
+    return (low, high, False) if usable else (None, None, True)
+
+
+def _pick(
+    candidates: Sequence[tuple[Decimal, Decimal]], price: Decimal | None
+) -> tuple[Decimal, Decimal, bool]:
     if price is not None and len(candidates) > 1:
         containing = [(lo, hi) for lo, hi in candidates if lo <= price <= hi]
         if len(containing) == 1:
-            return PriceRange(*containing[0], True)
+            return containing[0][0], containing[0][1], True
     low, high = candidates[0]
     usable = len(candidates) == 1 and low <= high and (price is None or low <= price <= high)
-    return PriceRange(low, high, usable)
+    return low, high, usable
 
 
 def price_range(

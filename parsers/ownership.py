@@ -10,19 +10,21 @@ from ``parsers.codes``. Unknown schema versions are parsed on a best-effort basi
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
 from form4.parsers.codes import code_info, signed_delta
 from form4.parsers.errors import BadValue, Inexact, ParseError
 from form4.parsers.normalize import (
     classify_sale,
-    has_price_range,
     is_10b5_1,
     mentions_10b5_1,
-    row_price_range,
+    price_range_columns,
+    price_ranges,
     security_kind,
 )
 from form4.parsers.records import (
@@ -200,7 +202,7 @@ def _read_row(row: Element) -> _RowRead:
     # ids came between is the parent looked up to be sure.
     current = -1  # no field
     check_parent = False
-    for el in row.iter():
+    for el in row.iterdescendants():  # the row's own tag is none of these
         tag = el.tag
         if tag == "value":
             if current >= 0:
@@ -238,7 +240,7 @@ def _read_row(row: Element) -> _RowRead:
                 up = up.getparent()
             if (field, ref) not in seen:
                 seen.add((field, ref))
-                links.append(_new_link(field, ref))
+                links.append(_link(field, ref))
                 if field == "price_per_share":
                     price_ids.append(ref)
         else:
@@ -256,6 +258,19 @@ _new_owner = fast_constructor(ReportingOwner)
 _new_issuer = fast_constructor(Issuer)
 _new_document = fast_constructor(OwnershipDocument)
 _new_link = fast_constructor(FieldFootnote)
+_new_footnote = fast_constructor(Footnote)
+_new_signature = fast_constructor(Signature)
+
+
+@lru_cache(maxsize=4096)
+def _link(field: str, ref: str) -> FieldFootnote:
+    """The record linking footnote ``ref`` to ``field``: immutable, so one per pair serves
+    every row that makes it (the rows of a filing mostly link the same few)."""
+    return _new_link(field, ref)
+
+
+# One ASCII letter, as a code or flag is usually given, and what ``_upper`` makes of it.
+_LETTER: dict[str | None, str] = {c: c.upper() for c in string.ascii_letters}
 
 
 def _upper(text: str | None) -> str | None:
@@ -266,19 +281,22 @@ def _upper(text: str | None) -> str | None:
     return text.upper() if text is not None else None
 
 
+_FactsKey = tuple[str | None, tuple[str, ...], tuple[str, ...], str | None, bool]
+
+
 class _Context:
     """What every row's normalisation needs from the whole filing, and its results so far:
-    rows of a filing mostly share their code and footnotes, so each combination is
-    normalised once per filing (``facts``)."""
+    rows of a filing mostly share their code and footnotes, so each combination is looked
+    up once per filing (``facts``), and normalised once per distinct texts (``_facts_of``)."""
 
-    __slots__ = ("_facts", "aff10b5_one", "issues", "notes", "plan_mentioned", "remarks")
+    __slots__ = ("aff10b5_one", "issues", "known", "notes", "plan_mentioned", "remarks")
 
     def __init__(self, notes: dict[str, str], remarks: str | None, aff10b5_one: bool | None):
         self.notes = notes
         self.remarks = remarks
         self.aff10b5_one = aff10b5_one
         self.plan_mentioned = mentions_10b5_1([*notes.values(), remarks or ""])
-        self._facts: dict[tuple[object, ...], _Facts] = {}
+        self.known: dict[_FactsKey, _Facts] = {}  # facts by key, this filing's so far
         self.issues: list[DataIssue] = []  # values loaded other than as filed
 
     def texts(self, ids: tuple[str, ...]) -> list[str]:
@@ -288,41 +306,54 @@ class _Context:
             out.append(self.remarks)
         return out
 
-    def facts(
-        self,
-        code: str | None,
-        ids: tuple[str, ...],
-        price_ids: tuple[str, ...],
-        derivative_title: str | None,
-        is_derivative: bool,
-    ) -> _Facts:
-        """Why a sale happened, 10b5-1, the texts a weighted-average price range is read from
-        (the footnotes on the price if there are any, else all of the row's; None when they
-        hold no range) and the derivative's kind."""
-        key = (code, ids, price_ids, derivative_title, is_derivative)
-        found = self._facts.get(key)
-        if found is not None:
-            return found
-        texts = self.texts(ids)
-        price_notes = [self.notes[i] for i in price_ids if i in self.notes]
-        range_texts = tuple(price_notes or texts)
-        reason, reason_text = classify_sale(texts) if code == "S" else (None, None)
-        facts = _Facts(
-            reason,
-            reason_text,
-            is_10b5_1(code, texts, self.aff10b5_one, self.plan_mentioned),
-            range_texts if has_price_range(range_texts) else None,
-            security_kind(derivative_title, texts) if is_derivative else None,
+    def facts(self, key: _FactsKey) -> _Facts:
+        """Why a sale happened, 10b5-1, the weighted-average price ranges a row's range is
+        picked from (those of the footnotes on the price if there are any, else of all the
+        row's) and the derivative's kind, for ``key``: (code, footnote ids, ids on the price,
+        derivative title, is_derivative). Rows look in ``known`` first, then call this."""
+        code, ids, price_ids, derivative_title, is_derivative = key
+        notes = self.notes
+        facts = _facts_of(
+            code,
+            tuple(self.texts(ids)),
+            tuple([notes[i] for i in price_ids if i in notes]),
+            derivative_title,
+            is_derivative,
+            self.aff10b5_one,
+            self.plan_mentioned,
         )
-        self._facts[key] = facts
+        self.known[key] = facts
         return facts
+
+
+@lru_cache(maxsize=4096)
+def _facts_of(
+    code: str | None,
+    texts: tuple[str, ...],
+    price_notes: tuple[str, ...],
+    derivative_title: str | None,
+    is_derivative: bool,
+    aff10b5_one: bool | None,
+    plan_mentioned: bool,
+) -> _Facts:
+    """``_Context.facts`` from the texts themselves: pure, so memoised across filings (the
+    normaliser's own caches are per text; this saves putting their results together again
+    for each filing that repeats a combination of boilerplate footnotes)."""
+    reason, reason_text = classify_sale(texts) if code == "S" else (None, None)
+    return _Facts(
+        reason,
+        reason_text,
+        is_10b5_1(code, texts, aff10b5_one, plan_mentioned),
+        price_ranges(price_notes or texts),
+        security_kind(derivative_title, texts) if is_derivative else None,
+    )
 
 
 class _Facts(NamedTuple):
     sale_reason: str | None
     sale_reason_text: str | None
     plan: bool
-    range_texts: tuple[str, ...] | None
+    ranges: tuple[tuple[Decimal, Decimal], ...]  # empty when the texts give none
     kind: str | None
 
 
@@ -412,15 +443,20 @@ def _transaction(row: Element, line_no: int, is_derivative: bool, ctx: _Context)
 def _transaction_of(
     read: _RowRead, line_no: int, is_derivative: bool, ctx: _Context
 ) -> Transaction:
+    # The converters are skipped for absent fields (None either way), and codes and flags
+    # that are one letter already are looked up: a table row calls about thirty of them,
+    # and a Python call costs as much as the usual conversion.
     f, ids, links, price_ids = read
-    code = _upper(f[_CODE])
+    text = f[_CODE]
+    code = _LETTER.get(text) or _upper(text)
     info = code_info(code)
-    shares = as_decimal(f[_SHARES])
-    price = as_decimal(f[_PRICE])
-    acquired_disposed = _upper(f[_AD])
+    shares_text, price_text = f[_SHARES], f[_PRICE]
+    shares = None if shares_text is None else as_decimal(shares_text)
+    price = None if price_text is None else as_decimal(price_text)
+    text = f[_AD]
+    acquired_disposed = _LETTER.get(text) or _upper(text)
     value: Decimal | None = None
     if shares is not None and price is not None:
-        shares_text, price_text = f[_SHARES], f[_PRICE]
         # A value has no more digits than its text has characters: when the two texts are
         # short (the usual case), Decimal's default 28 digits hold the product exactly and it
         # is in range; otherwise it is computed exactly and checked.
@@ -439,38 +475,46 @@ def _transaction_of(
                     stage="validate",
                 )
     else:
-        value = as_decimal(f[_TOTAL])
+        text = f[_TOTAL]
+        value = None if text is None else as_decimal(text)
     title = clean(f[_TITLE])
-    facts = ctx.facts(code, ids, price_ids, title if is_derivative else None, is_derivative)
-    low = high = None
-    unusable = False
-    if facts.range_texts is not None:
-        found = row_price_range(facts.range_texts, price)
-        if found is not None:
-            if found.usable:
-                low, high = found.low, found.high
-            else:
-                unusable = True
+    key = (code, ids, price_ids, title if is_derivative else None, is_derivative)
+    facts = ctx.known.get(key) or ctx.facts(key)
+    low, high, unusable = price_range_columns(facts.ranges, price)
+    transaction_date, deemed = f[_DATE], f[_DEEMED]
+    form_type, swap, direct = f[_FORM], f[_SWAP], f[_DIRECT]
+    owned, owned_value = f[_OWNED], f[_OWNED_VALUE]
+    conversion, exercise, expiration = f[_CONVERSION], f[_EXERCISE], f[_EXPIRATION]
+    underlying, underlying_shares = f[_UNDERLYING], f[_UNDERLYING_SHARES]
+    timeliness = f[_TIMELINESS]
     # Every field positionally, in declaration order (see fast_constructor); the names are
     # pinned by tests/test_ownership.py::test_every_field_lands_in_its_own_column.
     return _new_transaction(
         line_no,  # line_no
         is_derivative,  # is_derivative
         title,  # security_title
-        as_date(f[_DATE]),  # transaction_date
-        as_date(f[_DEEMED]),  # deemed_execution_date
-        clean(f[_FORM]),  # transaction_form_type
+        None if transaction_date is None else as_date(transaction_date),  # transaction_date
+        None if deemed is None else as_date(deemed),  # deemed_execution_date
+        None if form_type is None else clean(form_type),  # transaction_form_type
         code,  # transaction_code
         info.description if info else None,  # code_description
         info.category if info else None,  # category
-        as_bool(f[_SWAP]),  # equity_swap_involved
+        None if swap is None else as_bool(swap),  # equity_swap_involved
         acquired_disposed,  # acquired_disposed
         shares,  # shares
         price,  # price_per_share
         signed_delta(shares, acquired_disposed, code),  # shares_delta
         value,  # value
-        *_position(f),  # shares_owned_after .. underlying_shares
-        _upper(f[_TIMELINESS]),  # timeliness
+        None if owned is None else as_decimal(owned),  # shares_owned_after
+        None if owned_value is None else as_decimal(owned_value),  # value_owned_after
+        _LETTER.get(direct) or _upper(direct),  # direct_or_indirect
+        clean(f[_NATURE]),  # nature_of_ownership
+        None if conversion is None else as_decimal(conversion),  # conversion_or_exercise_price
+        None if exercise is None else as_date(exercise),  # exercise_date
+        None if expiration is None else as_date(expiration),  # expiration_date
+        None if underlying is None else clean(underlying),  # underlying_security_title
+        None if underlying_shares is None else as_decimal(underlying_shares),  # underlying_shares
+        None if timeliness is None else _upper(timeliness),  # timeliness
         ids,  # footnote_ids
         links,  # field_footnotes
         facts.sale_reason == "sell_to_cover",  # is_sell_to_cover
@@ -529,6 +573,9 @@ _OWNER_LEAVES = frozenset(
 )
 
 
+_OWNER_FLAGS = ("isDirector", "isOfficer", "isTenPercentOwner", "isOther")
+
+
 def _owner(el: Element) -> ReportingOwner:
     """One pass over the owner's subtree: the first text of each leaf, and whether the
     relationship box group is there at all."""
@@ -537,8 +584,8 @@ def _owner(el: Element) -> ReportingOwner:
     for child in el.iter():
         tag = child.tag
         if tag in _OWNER_LEAVES:
-            if tag not in leaves:
-                leaves[tag] = text_of(child)
+            if tag not in leaves:  # text_of, without its call for the usual leaf
+                leaves[tag] = text_of(child) if len(child) else clean(child.text)
         elif tag == "reportingOwnerRelationship":
             has_relationship = True
     v = leaves.get
@@ -546,22 +593,22 @@ def _owner(el: Element) -> ReportingOwner:
     if not cik:
         raise ParseError("a reporting owner has no rptOwnerCik", stage="ownership")
 
-    def flag(name: str) -> bool | None:
+    flags: list[bool | None] = []
+    for name in _OWNER_FLAGS:
         try:
             value = as_bool(v(name))
         except BadValue as exc:
             raise ParseError(f"reporting owner {cik}: {name}: {exc}", stage="validate") from None
-        if value is None and has_relationship:
-            return False  # the box exists on the form and was left unchecked
-        return value
-
+        # an empty box of a relationship group that is there: on the form, left unchecked
+        flags.append(False if value is None and has_relationship else value)
+    director, officer, ten_percent_owner, other = flags
     return _new_owner(
         cik,  # owner_cik
         v("rptOwnerName"),  # owner_name
-        flag("isDirector"),  # is_director
-        flag("isOfficer"),  # is_officer
-        flag("isTenPercentOwner"),  # is_ten_percent_owner
-        flag("isOther"),  # is_other
+        director,  # is_director
+        officer,  # is_officer
+        ten_percent_owner,  # is_ten_percent_owner
+        other,  # is_other
         v("officerTitle"),  # officer_title
         v("otherText"),  # other_text
         v("rptOwnerStreet1"),  # street1
@@ -595,15 +642,47 @@ def _lenient_date(text: str | None, issue: Callable[[str, str], None]) -> date |
 
 
 def _signature(el: Element, number: int, issues: list[DataIssue]) -> Signature:
+    """One ``<ownerSignature>``; an unreadable date is stored NULL and recorded in ``issues``
+    (as ``_lenient_date`` does, without a callback made per signature)."""
     parts = children(el)
+    text = text_of(parts.get("signatureDate"))
+    try:
+        signed_on = as_date(text)
+    except BadValue as exc:
+        issues.append(
+            DataIssue(
+                "owner_signatures",
+                number,
+                None,
+                "signature_date",
+                exc.raw,
+                f"{exc.problem}: stored NULL",
+            )
+        )
+        signed_on = None
+    return _new_signature(text_of(parts.get("signatureName")), signed_on)  # name, signed_on
 
-    def issue(raw: str, problem: str) -> None:
-        issues.append(DataIssue("owner_signatures", number, None, "signature_date", raw, problem))
 
-    return Signature(
-        name=text_of(parts.get("signatureName")),
-        signed_on=_lenient_date(text_of(parts.get("signatureDate")), issue),
-    )
+# Footnote texts longer than this are cleaned without the cache (an entry holds its text).
+_NOTE_CACHE_CHARS = 8192
+
+
+def _note_text(el: Element) -> str | None:
+    """``text_of`` a footnote: the usual one, a leaf, cleaned once per distinct text."""
+    if len(el):
+        return text_of(el)
+    text = el.text
+    if text is not None and len(text) <= _NOTE_CACHE_CHARS:
+        return _clean_note(text)
+    return clean(text)
+
+
+@lru_cache(maxsize=1024)
+def _clean_note(text: str) -> str | None:
+    """``clean`` memoised: boilerplate footnotes recur across filings, and the whitespace
+    check reads the whole text (about 1 ns a character). The text returned is the cached one,
+    whose hash the normaliser's caches then find already computed."""
+    return clean(text)
 
 
 def _rows(table: Element | None, name: str) -> Iterable[Element]:
@@ -617,7 +696,19 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
     root = safe_fromstring(xml, max_bytes=max_bytes)
     if root.tag != "ownershipDocument":
         raise ParseError(f"not an ownership document: root element <{root.tag}>", stage="ownership")
-    top = children(root)
+    # One pass over the top level: the first element of each name (as ``children`` gives
+    # them), and every owner and signature, in order.
+    top: dict[str, Element] = {}
+    owner_elements: list[Element] = []
+    signature_elements: list[Element] = []
+    for el in root:
+        tag = el.tag
+        if tag == "reportingOwner":
+            owner_elements.append(el)
+        elif tag == "ownerSignature":
+            signature_elements.append(el)
+        if isinstance(tag, str) and tag not in top:
+            top[tag] = el
     document_type = text_of(top.get("documentType"))
     if document_type is None:
         raise ParseError("no documentType", stage="ownership")
@@ -631,10 +722,12 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         text_of(issuer_el.get("issuerTradingSymbol")),  # ticker
         text_of(issuer_el.get("issuerForeignTradingSymbol")),  # foreign_trading_symbol
     )
-    owners = tuple([_owner(el) for el in root if el.tag == "reportingOwner"])
+    owners = tuple([_owner(el) for el in owner_elements])
     footnotes = tuple(
-        Footnote((el.get("id") or "").strip(), text_of(el) or "")
-        for el in _rows(top.get("footnotes"), "footnote")
+        [
+            _new_footnote((el.get("id") or "").strip(), _note_text(el) or "")  # id, text
+            for el in _rows(top.get("footnotes"), "footnote")
+        ]
     )
     remarks = text_of(top.get("remarks"))
     aff10b5_one = _strict(as_bool, text_of(top.get("aff10b5One")), "aff10b5One")
@@ -663,9 +756,7 @@ def parse_ownership(xml: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Ow
         ],
     )
     issues = ctx.issues
-    signatures = tuple(
-        _signature(el, n, issues) for n, el in enumerate(root.iterchildren("ownerSignature"), 1)
-    )
+    signatures = tuple([_signature(el, n, issues) for n, el in enumerate(signature_elements, 1)])
 
     def original_issue(raw: str, problem: str) -> None:
         issues.append(DataIssue("filings", None, None, "date_of_original_submission", raw, problem))

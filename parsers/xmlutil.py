@@ -59,6 +59,7 @@ _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DATE_SUFFIX = re.compile(r"(?:Z|[+-]\d{2}:\d{2}|T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?")
+_USUAL_FLAGS = {"0": False, "1": True, "false": False, "true": True}
 _NUMBER_JUNK = str.maketrans("", "", ",$ \t\r\n\u00a0")
 # A plain decimal, optionally signed, with an exponent (ASCII digits only).
 _NUMBER = re.compile(
@@ -194,6 +195,9 @@ def as_bool(text: str | None) -> bool | None:
     """``1/0/true/false`` (and ``y/n/yes/no/x``); None when empty; ``BadValue`` otherwise."""
     if text is None:
         return None
+    usual = _USUAL_FLAGS.get(text)  # the flag as most filings write it
+    if usual is not None:
+        return usual
     t = text.strip().lower()
     if t in ("1", "true", "y", "yes", "x"):
         return True
