@@ -27,10 +27,10 @@ import pyarrow as pa
 
 from form4.parsers.normalize import (
     classify_sale,
-    has_price_range,
     is_10b5_1,
     mentions_10b5_1,
-    row_price_range,
+    price_range_columns,
+    price_ranges,
     security_kind,
 )
 
@@ -41,8 +41,9 @@ __all__ = [
     "RANGE_SCHEMA",
     "TEXT_SCHEMA",
     "filing_plan_mentions",
+    "TextRanges",
     "holding_kinds",
-    "price_ranges",
+    "range_columns",
     "text_lookup",
     "title_kinds",
     "transaction_facts",
@@ -110,14 +111,34 @@ def _texts(ids: list[int] | None, by_id: dict[int, str]) -> list[str]:
     return [by_id[i] for i in ids] if ids else []
 
 
+class TextRanges:
+    """``parsers.normalize.price_ranges`` of a key's range texts, once per distinct list of
+    text ids: the facts ask whether there is a range, the range keys (one per price) which it
+    is, as ``parsers.ownership`` reads a filing's ranges once and picks per row's price."""
+
+    def __init__(self, by_id: dict[int, str]) -> None:
+        self.by_id = by_id
+        self._seen: dict[tuple[int, ...], tuple[tuple[Decimal, Decimal], ...]] = {}
+
+    def __call__(self, ids: list[int] | None) -> tuple[tuple[Decimal, Decimal], ...]:
+        key = tuple(ids) if ids else ()
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = price_ranges(_texts(ids, self.by_id))
+        return found
+
+
 def _q(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-def transaction_facts(keys: Any, by_id: dict[int, str]) -> pa.Table:
+def transaction_facts(
+    keys: Any, by_id: dict[int, str], ranges_of: TextRanges | None = None
+) -> pa.Table:
     """For each distinct key (``KEY_SCHEMA``): why a sale happened, 10b5-1, whether the texts
     give a price range, and the kind, exactly as ``parsers.ownership._Context.facts`` computes
-    them for an XML row (the range itself: ``price_ranges``)."""
+    them for an XML row (the range itself: ``range_columns``)."""
+    ranges_of = ranges_of or TextRanges(by_id)
     cols = {name: keys.column(name).to_pylist() for name in KEY_SCHEMA.names}
     reasons: list[str | None] = []
     sentences: list[str | None] = []
@@ -140,7 +161,7 @@ def transaction_facts(keys: Any, by_id: dict[int, str]) -> pa.Table:
         reasons.append(reason)
         sentences.append(sentence)
         plan.append(is_10b5_1(code, _texts(plans, by_id), aff, bool(mentioned)))
-        ranged.append(has_price_range(_texts(ranges, by_id)))
+        ranged.append(bool(ranges_of(ranges)))
         kind.append(security_kind(title, _texts(kinds, by_id)) if derivative else None)
     return pa.table(
         [
@@ -155,20 +176,23 @@ def transaction_facts(keys: Any, by_id: dict[int, str]) -> pa.Table:
     )
 
 
-def price_ranges(keys: Any, by_id: dict[int, str]) -> pa.Table:
+def range_columns(
+    keys: Any, by_id: dict[int, str], ranges_of: TextRanges | None = None
+) -> pa.Table:
     """For each distinct ``(range_ids, price)`` (``RANGE_KEY_SCHEMA``): the range to publish
-    and whether it was unusable, as ``parsers.ownership`` decides it for an XML row."""
+    and whether it was unusable, as ``parsers.ownership`` decides it for an XML row
+    (``price_range_columns`` of the texts' ranges and the row's price)."""
+    ranges_of = ranges_of or TextRanges(by_id)
     ids = keys.column("range_ids").to_pylist()
     prices = keys.column("price").to_pylist()
     low: list[Decimal | None] = []
     high: list[Decimal | None] = []
     unusable: list[bool] = []
     for row_ids, price in zip(ids, prices, strict=True):
-        found = row_price_range(_texts(row_ids, by_id), price)
-        usable = found is not None and found.usable
-        low.append(_q(found.low) if found is not None and usable else None)
-        high.append(_q(found.high) if found is not None and usable else None)
-        unusable.append(found is not None and not usable)
+        lo, hi, bad = price_range_columns(ranges_of(row_ids), price)
+        low.append(_q(lo))
+        high.append(_q(hi))
+        unusable.append(bad)
     return pa.table(
         [
             keys.column("range_id"),

@@ -20,9 +20,10 @@ import pyarrow as pa
 
 from form4.parsers.codes import CODES
 from form4.parsers.dataset_facts import (
+    TextRanges,
     filing_plan_mentions,
     holding_kinds,
-    price_ranges,
+    range_columns,
     text_lookup,
     title_kinds,
     transaction_facts,
@@ -395,9 +396,10 @@ def _questions(con: duckdb.DuckDBPyConnection) -> _Questions:
 
 def _answer(q: _Questions) -> tuple[pa.Table, pa.Table, pa.Table]:
     """The XML path's answers to every key (pure Python: parsers.dataset_facts)."""
+    ranges_of = TextRanges(q.texts)  # each key's ranges read once, for both questions
     return (
-        transaction_facts(q.facts, q.texts),
-        price_ranges(q.ranges, q.texts),
+        transaction_facts(q.facts, q.texts, ranges_of),
+        range_columns(q.ranges, q.texts, ranges_of),
         holding_kinds(q.kinds, q.texts),
     )
 
