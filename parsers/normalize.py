@@ -272,17 +272,23 @@ def is_10b5_1(
 # typo "1,1140.890" is not read as 1,114).
 _NUMBER = r"\$?\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?(?!\d))"
 _TO = r"\s?(?:to|-|through|and)\s?"
-# (pattern, whether the high is given first)
-_RANGES: tuple[tuple[re.Pattern[str], bool], ...] = (
-    (re.compile(rf"\blow of {_NUMBER}{_TO}(?:a )?high of {_NUMBER}"), False),
-    (re.compile(rf"\bhigh of {_NUMBER}{_TO}(?:a )?low of {_NUMBER}"), True),
+# (pattern, whether the high is given first, the words the pattern starts with: a text
+# without them is not searched with it)
+_RANGES: tuple[tuple[re.Pattern[str], bool, str], ...] = (
+    (re.compile(rf"\blow of {_NUMBER}{_TO}(?:a )?high of {_NUMBER}"), False, "low of"),
+    (re.compile(rf"\bhigh of {_NUMBER}{_TO}(?:a )?low of {_NUMBER}"), True, "high of"),
     (
         re.compile(rf"\brang(?:e|es|ed|ing) (?:from )?(?:approximately )?{_NUMBER}{_TO}{_NUMBER}"),
         False,
+        "rang",
     ),
-    (re.compile(rf"\bprices? (?:of|from) {_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"), False),
-    (re.compile(rf"\bbetween {_NUMBER} and {_NUMBER}"), False),
-    (re.compile(rf"\bfrom \${_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"), False),
+    (
+        re.compile(rf"\bprices? (?:of|from) {_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"),
+        False,
+        "price",
+    ),
+    (re.compile(rf"\bbetween {_NUMBER} and {_NUMBER}"), False, "between"),
+    (re.compile(rf"\bfrom \${_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"), False, "from $"),
 )
 # each pattern needs one of these words
 _RANGE_CUES = ("low", "high", "rang", "price", "between", "from $")
@@ -319,7 +325,9 @@ def _text_ranges(text: str) -> tuple[tuple[Decimal, Decimal], ...]:
         return ()
     norm = _norm(lowered)
     found: dict[tuple[Decimal, Decimal], None] = {}
-    for pattern, high_first in _RANGES:
+    for pattern, high_first, words in _RANGES:
+        if words not in norm:
+            continue
         for match in pattern.finditer(norm):
             first, second = _decimal(match.group(1)), _decimal(match.group(2))
             if first is None or second is None:
