@@ -12,6 +12,7 @@ the ``_FN`` columns. Neighbours: ``warehouse.dataset_stage`` (the staged tables)
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -95,7 +96,9 @@ _SHIFT = 4
 
 
 def _holds_any(expr: str, cues: tuple[str, ...]) -> str:
-    return " OR ".join(f"contains({expr}, '{cue.replace(chr(39), chr(39) * 2)}')" for cue in cues)
+    """SQL: ``expr`` holds one of ``cues`` (one regular-expression pass, not one per cue)."""
+    alternation = "|".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", cue) for cue in cues)
+    return f"regexp_matches({expr}, '{alternation.replace(chr(39), chr(39) * 2)}')"
 
 
 # Which classifiers may read a text: one whose words it holds, and every one for a text that
