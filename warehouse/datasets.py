@@ -144,12 +144,18 @@ def _import_quarter(
         result.problems = list(staged.problems)
         result.rows_read = sum(staged.rows.values())
         classify_accessions(con)
+        # The quarter's accessions the warehouse holds already, in one look-up: those from XML
+        # are left alone, the others (an earlier import) are replaced.
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE _ds_xml AS
-            SELECT accession_number FROM filings
-            WHERE {_SOURCE_XML} AND accession_number IN (SELECT accession_number FROM _ds_all)
+            CREATE OR REPLACE TEMP TABLE _ds_held AS
+            SELECT accession_number, filing_date, {_SOURCE_XML} AS from_xml FROM filings
+            WHERE accession_number IN (SELECT accession_number FROM _ds_all)
             """
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _ds_xml AS "
+            "SELECT accession_number FROM _ds_held WHERE from_xml"
         )
         con.execute(
             """
@@ -172,26 +178,25 @@ def _import_quarter(
             """
         ).fetchall()
         now = utcnow()
-        # Rows this quarter loaded before carry its SUBMISSION filing dates: the deletes below
-        # are bounded by them, so DuckDB reads only those row groups of a large warehouse.
-        bounds = con.execute(
-            "SELECT min(FILING_DATE), max(FILING_DATE) FROM _ds_SUBMISSION"
+        # A first import finds nothing held and deletes nothing: it never scans the child
+        # tables of a large warehouse. A re-import deletes the rows of what it holds, bounded
+        # by their filing dates (every row carries its filing's), so DuckDB reads only those
+        # row groups.
+        held = con.execute(
+            "SELECT count(*), count(filing_date), min(filing_date), max(filing_date) "
+            "FROM _ds_held WHERE NOT from_xml"
         ).fetchone()
-        low, high = bounds if bounds and bounds[0] is not None else (None, None)
+        assert held is not None
         con.begin()
-        # Rows of this quarter's accessions that are not held from XML are replaced.
-        for table in DATA_TABLES:
-            con.execute(
-                f"DELETE FROM {table} WHERE accession_number IN "
-                "(SELECT accession_number FROM _ds_all "
-                " WHERE accession_number NOT IN (SELECT accession_number FROM _ds_xml))"
-                + (
-                    " AND (filing_date BETWEEN ? AND ? OR filing_date IS NULL)"
-                    if low is not None
-                    else ""
-                ),
-                [low, high] if low is not None else [],
-            )
+        if held[0]:
+            dated = held[1] == held[0]
+            for table in DATA_TABLES:
+                con.execute(
+                    f"DELETE FROM {table} WHERE accession_number IN "
+                    "(SELECT accession_number FROM _ds_held WHERE NOT from_xml)"
+                    + (" AND filing_date BETWEEN ? AND ?" if dated else ""),
+                    [held[2], held[3]] if dated else [],
+                )
         con.execute(
             "DELETE FROM rejects WHERE stage = 'dataset' AND (starts_with(reason, ?) "
             "OR accession_number IN (SELECT accession_number FROM _ds_target))",
