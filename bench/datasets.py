@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.common import CORPUS, ROOT, emit
@@ -88,16 +90,37 @@ def _vary(text: str, rng: random.Random) -> str:
     )
 
 
+_DATE = re.compile(r"\b(\d{1,2})-([A-Z]{3})-(\d{4})\b")
+
+
+def _date_mover(days: int) -> Callable[[str], str]:
+    """A function moving every DD-MON-YYYY date of a line by ``days`` (each date parsed once)."""
+
+    @functools.cache
+    def one(text: str) -> str:
+        day = datetime.strptime(text.title(), "%d-%b-%Y").date() + timedelta(days=days)
+        return day.strftime("%d-%b-%Y").upper()
+
+    def line(text: str) -> str:
+        return _DATE.sub(lambda m: one(m.group(0)), text) if days else text
+
+    return line
+
+
 def _accession(n: int) -> str:
     return f"{9_000_000_000 + n // 1_000_000:010d}-24-{n % 1_000_000:06d}"
 
 
-def synthesize(submissions: int, target: Path, seed: int = 16, offset: int = 0) -> dict[str, int]:
+def synthesize(
+    submissions: int, target: Path, seed: int = 16, offset: int = 0, shift_days: int = 0
+) -> dict[str, int]:
     """Write a quarter's ZIP of ``submissions`` submissions (accession numbers from
-    ``offset``); rows per member."""
+    ``offset``, every date of the copied real rows moved by ``shift_days``: the quarters of a
+    history file, report and trade on their own dates); rows per member."""
     from tests.dataset_zip import metadata_columns, tsv
 
     rng = random.Random(seed)
+    moved = _date_mover(shift_days)
     real_subs = (REAL / "SUBMISSION.tsv").read_text().splitlines()
     header, body = real_subs[0], real_subs[1:]
     real_accs = [line.split("\t", 1)[0] for line in body]
@@ -120,7 +143,7 @@ def synthesize(submissions: int, target: Path, seed: int = 16, offset: int = 0) 
                     acc, rest = line.split("\t", 1)
                     n = copy * len(body) + index.get(acc, 0)
                     if n < submissions:
-                        out.append(f"{_accession(n + offset)}\t{rest}")
+                        out.append(f"{_accession(n + offset)}\t{moved(rest)}")
             rows[name] = len(out) - 1
             archive.writestr(f"{name}.tsv", "\n".join(out) + "\n")
         cols = metadata_columns()
@@ -160,7 +183,7 @@ def synthesize(submissions: int, target: Path, seed: int = 16, offset: int = 0) 
                         "ACCESSION_NUMBER": acc,
                         "NONDERIV_TRANS_SK": sk,
                         "SECURITY_TITLE": "Common Stock",
-                        "TRANS_DATE": "15-AUG-2024",
+                        "TRANS_DATE": moved("15-AUG-2024"),
                         "TRANS_FORM_TYPE": "4",
                         "TRANS_CODE": rng.choice(codes),
                         "EQUITY_SWAP_INVOLVED": "0",
@@ -220,9 +243,11 @@ def import_quarter_bench(submissions: int, work: Path) -> dict[str, float | int]
     }
 
 
-def _synthesize_quarter(job: tuple[int, int, str]) -> str:
-    index, submissions, target = job
-    synthesize(submissions, Path(target), seed=index, offset=index * submissions)
+def _synthesize_quarter(job: tuple[int, int, int, str]) -> str:
+    index, quarters, submissions, target = job
+    # the last quarter on the real files' dates (2024 Q3), each earlier one a quarter before
+    shift = -round((quarters - 1 - index) * 91.3)
+    synthesize(submissions, Path(target), seed=index, offset=index * submissions, shift_days=shift)
     return target
 
 
@@ -259,13 +284,13 @@ def history_bench(quarters: int, submissions: int, work: Path) -> dict[str, floa
     tree = work / "tree"
     (tree / "files").mkdir(parents=True)
     started = time.perf_counter()
-    jobs = [
-        (i, submissions, str(tree / "files" / f"{label}_form345.zip"))
+    jobs = [  # distinct accessions and dates in every quarter: the warehouse grows
+        (i, quarters, submissions, str(tree / "files" / f"{label}_form345.zip"))
         for i, label in enumerate(labels)
-    ]  # distinct accessions in every quarter: the warehouse grows
+    ]
     with ProcessPoolExecutor(max_workers=2) as pool:
         list(pool.map(_synthesize_quarter, jobs))
-    zip_mb = sum(Path(j[2]).stat().st_size for j in jobs) / 1e6
+    zip_mb = sum(Path(j[3]).stat().st_size for j in jobs) / 1e6
     page = tree / INDEX_PATH
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_bytes(index_page({label: f"/files/{label}_form345.zip" for label in labels}))

@@ -463,3 +463,81 @@ def test_a_reload_replaces_rows_even_when_the_filing_date_changed(
             [original.header.accession_number],
         ).fetchone()
         assert stale == (0,), table
+
+
+# The statement link_amendments replaced (one correlated look-up per amendment, every
+# filing's owners aggregated): kept here as the reference the join-based one must equal.
+_REFERENCE_LINK = """
+UPDATE filings AS a SET amends_accession = (
+    SELECT o.accession_number FROM filings AS o
+    WHERE o.issuer_cik = a.issuer_cik
+      AND o.form_type = replace(a.form_type, '/A', '')
+      AND o.accession_number <> a.accession_number
+      AND {match}
+      AND (o.filing_date IS NULL OR a.filing_date IS NULL OR o.filing_date <= a.filing_date)
+      AND (SELECT list_sort(list(owner_cik)) FROM reporting_owners r
+           WHERE r.accession_number = o.accession_number)
+        = (SELECT list_sort(list(owner_cik)) FROM reporting_owners r
+           WHERE r.accession_number = a.accession_number)
+    ORDER BY o.filing_date DESC NULLS LAST, o.accession_number DESC
+    LIMIT 1)
+WHERE a.form_type LIKE '%/A' AND a.amends_accession IS NULL
+  AND list_contains($issuers, a.issuer_cik)
+"""
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_amendment_links_equal_the_one_lookup_per_amendment_reference(seed: int) -> None:
+    """Guards against the join-based linking choosing another original than the plain
+    definition (same issuer, form, owners, date or period; the latest such), on random
+    filings with shared dates, missing dates and periods, and owner sets that differ."""
+    import random
+
+    import duckdb
+
+    from form4.warehouse.db import link_amendments
+
+    rng = random.Random(seed)
+    day = [date(2026, 1, d) for d in range(1, 6)] + [None]
+    filings_rows, owner_rows = [], []
+    for n in range(300):
+        form = rng.choice(["4", "4", "4/A", "3", "3/A", "5/A"])
+        filings_rows.append(
+            (
+                f"A{n:04d}",
+                form,
+                rng.choice(day),
+                rng.choice(day),  # date_of_original_submission
+                rng.choice(day),  # period_of_report
+                rng.choice(["0000000001", "0000000002", "0000000003"]),
+            )
+        )
+        for cik in rng.sample(["O1", "O2"], rng.choice([0, 1, 1, 1, 2])):
+            owner_rows.append((f"A{n:04d}", cik))
+    issuers = ["0000000001", "0000000003"]
+    results = []
+    for reference in (True, False):
+        con = duckdb.connect()
+        con.execute(
+            "CREATE TABLE filings (accession_number VARCHAR, form_type VARCHAR, "
+            "filing_date DATE, date_of_original_submission DATE, period_of_report DATE, "
+            "issuer_cik VARCHAR, amends_accession VARCHAR)"
+        )
+        con.execute("CREATE TABLE reporting_owners (accession_number VARCHAR, owner_cik VARCHAR)")
+        con.executemany("INSERT INTO filings VALUES (?, ?, ?, ?, ?, ?, NULL)", filings_rows)
+        con.executemany("INSERT INTO reporting_owners VALUES (?, ?)", owner_rows)
+        if reference:
+            for match in (
+                "o.filing_date = a.date_of_original_submission",
+                "o.period_of_report = a.period_of_report",
+            ):
+                con.execute(_REFERENCE_LINK.format(match=match), {"issuers": issuers})
+        else:
+            link_amendments(con, issuers)
+        results.append(
+            con.execute("SELECT accession_number, amends_accession FROM filings").fetchall()
+        )
+        con.close()
+    expected, got = (dict(r) for r in results)
+    assert sum(v is not None for v in expected.values()) > 5  # the data links something
+    assert got == expected

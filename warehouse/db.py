@@ -65,22 +65,37 @@ class FailedFetch:
     error: str
 
 
-_OWNERS = (
-    "(SELECT list_sort(list(owner_cik)) FROM reporting_owners r WHERE r.accession_number = {})"
-)
-_LINK_AMENDMENTS = f"""
-UPDATE filings AS a SET amends_accession = (
-    SELECT o.accession_number FROM filings AS o
-    WHERE o.issuer_cik = a.issuer_cik
-      AND o.form_type = replace(a.form_type, '/A', '')
-      AND o.accession_number <> a.accession_number
-      AND {{match}}
-      AND (o.filing_date IS NULL OR a.filing_date IS NULL OR o.filing_date <= a.filing_date)
-      AND {_OWNERS.format("o.accession_number")} = {_OWNERS.format("a.accession_number")}
-    ORDER BY o.filing_date DESC NULLS LAST, o.accession_number DESC
-    LIMIT 1)
-WHERE a.form_type LIKE '%/A' AND a.amends_accession IS NULL
-  AND list_contains($issuers, a.issuer_cik)
+# Amendments of the given issuers still waiting for their original, matched by joins (an
+# amendment and its candidates on issuer, form and the matching date, then the two owner
+# sets compared for those pairs only): the statement reads the filings once and the owners of
+# the candidate pairs, not every filing's owners, so it stays fast in a large warehouse.
+_LINK_AMENDMENTS = """
+UPDATE filings AS f SET amends_accession = m.original
+FROM (
+    WITH a AS (
+        SELECT accession_number, issuer_cik, replace(form_type, '/A', '') AS base,
+               filing_date, date_of_original_submission, period_of_report
+        FROM filings
+        WHERE form_type LIKE '%/A' AND amends_accession IS NULL
+          AND list_contains($issuers, issuer_cik)),
+    pairs AS (
+        SELECT a.accession_number, o.accession_number AS original, o.filing_date AS o_date
+        FROM a JOIN filings AS o
+          ON o.issuer_cik = a.issuer_cik AND o.form_type = a.base AND {match}
+        WHERE o.accession_number <> a.accession_number
+          AND (o.filing_date IS NULL OR a.filing_date IS NULL OR o.filing_date <= a.filing_date)),
+    owners AS (
+        SELECT accession_number, list_sort(list(owner_cik)) AS owners FROM reporting_owners
+        WHERE accession_number IN (SELECT accession_number FROM pairs
+                                   UNION ALL SELECT original FROM pairs)
+        GROUP BY accession_number)
+    SELECT p.accession_number, p.original FROM pairs p
+    JOIN owners x ON x.accession_number = p.accession_number
+    JOIN owners y ON y.accession_number = p.original AND y.owners = x.owners
+    QUALIFY row_number() OVER (PARTITION BY p.accession_number
+                               ORDER BY p.o_date DESC NULLS LAST, p.original DESC) = 1
+) AS m
+WHERE f.accession_number = m.accession_number
 """
 _IN_BATCH = "accession_number IN (SELECT accession_number FROM _batch_keys)"
 # What a batch replaces, in one statement: the batch's accessions already in each table, and
