@@ -803,7 +803,7 @@ import form4.warehouse.datasets as ds
 from form4.parsers.dataset_index import Quarter
 from form4.warehouse.db import Warehouse
 original = ds.link_amendments
-def crash(con, issuers):  # every data table written, nothing committed yet
+def crash(con, issuers, **_):  # every data table written, nothing committed yet
     print("inside", flush=True)
     os.kill(os.getpid(), 9)
 ds.link_amendments = crash

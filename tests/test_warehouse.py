@@ -490,10 +490,13 @@ WHERE a.form_type LIKE '%/A' AND a.amends_accession IS NULL
 def test_amendment_links_equal_the_one_lookup_per_amendment_reference(seed: int) -> None:
     """Guards against the join-based linking choosing another original than the plain
     definition (same issuer, form, owners, date or period; the latest such), on random
-    filings with shared dates, missing dates and periods, and owner sets that differ."""
+    filings written in batches (each linked as it is written, examining only the pairs with
+    a new filing, or all of them), with shared dates, missing dates and periods, and owner
+    sets that differ."""
     import random
 
     import duckdb
+    import pyarrow as pa
 
     from form4.warehouse.db import link_amendments
 
@@ -514,9 +517,11 @@ def test_amendment_links_equal_the_one_lookup_per_amendment_reference(seed: int)
         )
         for cik in rng.sample(["O1", "O2"], rng.choice([0, 1, 1, 1, 2])):
             owner_rows.append((f"A{n:04d}", cik))
+    rng.shuffle(filings_rows)
+    batches = [filings_rows[i : i + 75] for i in range(0, len(filings_rows), 75)]
     issuers = ["0000000001", "0000000003"]
     results = []
-    for reference in (True, False):
+    for way in ("reference", "pairs with a new filing", "every pair"):
         con = duckdb.connect()
         con.execute(
             "CREATE TABLE filings (accession_number VARCHAR, form_type VARCHAR, "
@@ -524,20 +529,30 @@ def test_amendment_links_equal_the_one_lookup_per_amendment_reference(seed: int)
             "issuer_cik VARCHAR, amends_accession VARCHAR)"
         )
         con.execute("CREATE TABLE reporting_owners (accession_number VARCHAR, owner_cik VARCHAR)")
-        con.executemany("INSERT INTO filings VALUES (?, ?, ?, ?, ?, ?, NULL)", filings_rows)
-        con.executemany("INSERT INTO reporting_owners VALUES (?, ?)", owner_rows)
-        if reference:
-            for match in (
-                "o.filing_date = a.date_of_original_submission",
-                "o.period_of_report = a.period_of_report",
-            ):
-                con.execute(_REFERENCE_LINK.format(match=match), {"issuers": issuers})
-        else:
-            link_amendments(con, issuers)
+        for batch in batches:
+            keys = {row[0] for row in batch}
+            con.executemany("INSERT INTO filings VALUES (?, ?, ?, ?, ?, ?, NULL)", batch)
+            con.executemany(
+                "INSERT INTO reporting_owners VALUES (?, ?)",
+                [row for row in owner_rows if row[0] in keys],
+            )
+            if way == "reference":
+                for match in (
+                    "o.filing_date = a.date_of_original_submission",
+                    "o.period_of_report = a.period_of_report",
+                ):
+                    con.execute(_REFERENCE_LINK.format(match=match), {"issuers": issuers})
+            elif way == "every pair":
+                link_amendments(con, issuers)
+            else:
+                con.register("_new", pa.table({"accession_number": sorted(keys)}))
+                link_amendments(con, issuers, new="_new")
+                con.unregister("_new")
         results.append(
-            con.execute("SELECT accession_number, amends_accession FROM filings").fetchall()
+            dict(con.execute("SELECT accession_number, amends_accession FROM filings").fetchall())
         )
         con.close()
-    expected, got = (dict(r) for r in results)
+    expected = results[0]
     assert sum(v is not None for v in expected.values()) > 5  # the data links something
-    assert got == expected
+    assert results[1] == expected
+    assert results[2] == expected

@@ -220,7 +220,7 @@ def _import_quarter(
             ).fetchall()
         ]
         if issuers:
-            link_amendments(con, issuers)
+            link_amendments(con, issuers, new="_ds_target")
         counts = con.execute(
             "SELECT (SELECT count(*) FROM _ds_SUBMISSION WHERE ACCESSION_NUMBER IS NOT NULL), "
             "(SELECT count(*) FROM _ds_target), (SELECT count(*) FROM _ds_xml)"

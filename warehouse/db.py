@@ -69,21 +69,28 @@ class FailedFetch:
 # amendment and its candidates on issuer, form and the matching date, then the two owner
 # sets compared for those pairs only): the statement reads the filings once and the owners of
 # the candidate pairs, not every filing's owners, so it stays fast in a large warehouse.
+# {pairs} is either every waiting amendment against every filing, or (when the accessions
+# just written are known, table {new}) the new amendments against every filing plus every
+# waiting amendment against the new filings: each side of a join is then small.
+_WAITING = """
+    SELECT accession_number, issuer_cik, replace(form_type, '/A', '') AS base,
+           filing_date, date_of_original_submission, period_of_report
+    FROM filings
+    WHERE form_type LIKE '%/A' AND amends_accession IS NULL
+      AND list_contains($issuers, issuer_cik)
+"""
+_PAIR = """
+    SELECT a.accession_number, o.accession_number AS original, o.filing_date AS o_date
+    FROM {a} AS a JOIN {o} AS o
+      ON o.issuer_cik = a.issuer_cik AND o.form_type = a.base AND {match}
+    WHERE o.accession_number <> a.accession_number
+      AND (o.filing_date IS NULL OR a.filing_date IS NULL OR o.filing_date <= a.filing_date)
+"""
 _LINK_AMENDMENTS = """
 UPDATE filings AS f SET amends_accession = m.original
 FROM (
-    WITH a AS (
-        SELECT accession_number, issuer_cik, replace(form_type, '/A', '') AS base,
-               filing_date, date_of_original_submission, period_of_report
-        FROM filings
-        WHERE form_type LIKE '%/A' AND amends_accession IS NULL
-          AND list_contains($issuers, issuer_cik)),
-    pairs AS (
-        SELECT a.accession_number, o.accession_number AS original, o.filing_date AS o_date
-        FROM a JOIN filings AS o
-          ON o.issuer_cik = a.issuer_cik AND o.form_type = a.base AND {match}
-        WHERE o.accession_number <> a.accession_number
-          AND (o.filing_date IS NULL OR a.filing_date IS NULL OR o.filing_date <= a.filing_date)),
+    WITH a AS ({waiting}),
+    pairs AS ({pairs}),
     owners AS (
         SELECT accession_number, list_sort(list(owner_cik)) AS owners FROM reporting_owners
         WHERE accession_number IN (SELECT accession_number FROM pairs
@@ -97,6 +104,23 @@ FROM (
 ) AS m
 WHERE f.accession_number = m.accession_number
 """
+
+
+def _link_sql(match: str, new: str | None) -> str:
+    if new is None:
+        pairs = _PAIR.format(a="a", o="filings", match=match)
+    else:
+        among_new = f"accession_number IN (SELECT accession_number FROM {new})"
+        fresh = f"(SELECT * FROM a WHERE {among_new})"
+        written = f"(SELECT * FROM filings WHERE {among_new})"
+        pairs = (
+            _PAIR.format(a=fresh, o="filings", match=match)
+            + " UNION "
+            + _PAIR.format(a="a", o=written, match=match)
+        )
+    return _LINK_AMENDMENTS.format(waiting=_WAITING, pairs=pairs)
+
+
 _IN_BATCH = "accession_number IN (SELECT accession_number FROM _batch_keys)"
 # What a batch replaces, in one statement: the batch's accessions already in each table, and
 # whether an amendment of the batch's issuers is waiting for its original.
@@ -115,14 +139,18 @@ UNION ALL SELECT 'raw_documents', accession_number, NULL FROM raw_documents WHER
 """
 
 
-def link_amendments(con: duckdb.DuckDBPyConnection, issuers: list[str]) -> None:
+def link_amendments(
+    con: duckdb.DuckDBPyConnection, issuers: list[str], *, new: str | None = None
+) -> None:
     """Point amendments of the batch's issuers at the filing they amend, where it is loaded:
-    first the filing made on ``dateOfOriginalSubmission``, else one with the same period."""
+    first the filing made on ``dateOfOriginalSubmission``, else one with the same period.
+
+    ``new`` names a table of the accessions just written (column ``accession_number``): only
+    pairs with one of them are examined. Every other pair of the issuers' filings was examined
+    when the later of its two filings was written, and a link, once made, stays."""
     params = {"issuers": issuers}
-    con.execute(
-        _LINK_AMENDMENTS.format(match="o.filing_date = a.date_of_original_submission"), params
-    )
-    con.execute(_LINK_AMENDMENTS.format(match="o.period_of_report = a.period_of_report"), params)
+    con.execute(_link_sql("o.filing_date = a.date_of_original_submission", new), params)
+    con.execute(_link_sql("o.period_of_report = a.period_of_report", new), params)
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -329,7 +357,7 @@ class Warehouse:
                 if table.num_rows:
                     self._insert(con, name, table)
             if "waiting" in found or batch.has_amendments:
-                link_amendments(con, issuers)
+                link_amendments(con, issuers, new="_batch_keys")
             con.commit()
         except duckdb.Error as exc:
             _rollback(con)
