@@ -505,18 +505,19 @@ def test_amendment_links_equal_the_one_lookup_per_amendment_reference(seed: int)
     filings_rows, owner_rows = [], []
     for n in range(300):
         form = rng.choice(["4", "4", "4/A", "3", "3/A", "5/A"])
+        filed = rng.choice(day if seed % 2 else day[:-1])  # odd seeds: some filed on no date
         filings_rows.append(
             (
                 f"A{n:04d}",
                 form,
-                rng.choice(day),
+                filed,
                 rng.choice(day),  # date_of_original_submission
                 rng.choice(day),  # period_of_report
                 rng.choice(["0000000001", "0000000002", "0000000003"]),
             )
         )
         for cik in rng.sample(["O1", "O2"], rng.choice([0, 1, 1, 1, 2])):
-            owner_rows.append((f"A{n:04d}", cik))
+            owner_rows.append((f"A{n:04d}", cik, filed))  # each row carries its filing's date
     rng.shuffle(filings_rows)
     batches = [filings_rows[i : i + 75] for i in range(0, len(filings_rows), 75)]
     issuers = ["0000000001", "0000000003"]
@@ -528,12 +529,15 @@ def test_amendment_links_equal_the_one_lookup_per_amendment_reference(seed: int)
             "filing_date DATE, date_of_original_submission DATE, period_of_report DATE, "
             "issuer_cik VARCHAR, amends_accession VARCHAR)"
         )
-        con.execute("CREATE TABLE reporting_owners (accession_number VARCHAR, owner_cik VARCHAR)")
+        con.execute(
+            "CREATE TABLE reporting_owners "
+            "(accession_number VARCHAR, owner_cik VARCHAR, filing_date DATE)"
+        )
         for batch in batches:
             keys = {row[0] for row in batch}
             con.executemany("INSERT INTO filings VALUES (?, ?, ?, ?, ?, ?, NULL)", batch)
             con.executemany(
-                "INSERT INTO reporting_owners VALUES (?, ?)",
+                "INSERT INTO reporting_owners VALUES (?, ?, ?)",
                 [row for row in owner_rows if row[0] in keys],
             )
             if way == "reference":

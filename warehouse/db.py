@@ -65,38 +65,37 @@ class FailedFetch:
     error: str
 
 
-# Amendments of the given issuers still waiting for their original, matched by joins (an
-# amendment and its candidates on issuer, form and the matching date, then the two owner
-# sets compared for those pairs only): the statement reads the filings once and the owners of
-# the candidate pairs, not every filing's owners, so it stays fast in a large warehouse.
-# {pairs} is either every waiting amendment against every filing, or (when the accessions
-# just written are known, table {new}) the new amendments against every filing plus every
-# waiting amendment against the new filings: each side of a join is then small.
+# Amendments of the given issuers still waiting for their original, matched by joins: first
+# the candidate pairs (an amendment and the filings of its issuer and form on the matching
+# date), then the two owner sets of those pairs only, read from the owners' rows of the
+# pairs' filing dates (every row carries its filing's date), so a large warehouse is read in
+# the row groups that matter. The pairs are every waiting amendment against every filing, or
+# (the accessions just written known, table {new}) the new amendments against every filing
+# plus every waiting amendment against the new filings: each join then has a small side.
 _WAITING = """
     SELECT accession_number, issuer_cik, replace(form_type, '/A', '') AS base,
            filing_date, date_of_original_submission, period_of_report
     FROM filings
     WHERE form_type LIKE '%/A' AND amends_accession IS NULL
-      AND list_contains($issuers, issuer_cik)
+      AND issuer_cik IN (SELECT unnest($issuers))
 """
 _PAIR = """
-    SELECT a.accession_number, o.accession_number AS original, o.filing_date AS o_date
+    SELECT a.accession_number, a.filing_date AS a_date, o.accession_number AS original,
+           o.filing_date AS o_date
     FROM {a} AS a JOIN {o} AS o
       ON o.issuer_cik = a.issuer_cik AND o.form_type = a.base AND {match}
     WHERE o.accession_number <> a.accession_number
       AND (o.filing_date IS NULL OR a.filing_date IS NULL OR o.filing_date <= a.filing_date)
 """
-_LINK_AMENDMENTS = """
+_LINK = """
 UPDATE filings AS f SET amends_accession = m.original
 FROM (
-    WITH a AS ({waiting}),
-    pairs AS ({pairs}),
-    owners AS (
+    WITH owners AS (
         SELECT accession_number, list_sort(list(owner_cik)) AS owners FROM reporting_owners
-        WHERE accession_number IN (SELECT accession_number FROM pairs
-                                   UNION ALL SELECT original FROM pairs)
+        WHERE accession_number IN (SELECT accession_number FROM _link_pairs
+                                   UNION ALL SELECT original FROM _link_pairs){bound}
         GROUP BY accession_number)
-    SELECT p.accession_number, p.original FROM pairs p
+    SELECT p.accession_number, p.original FROM _link_pairs p
     JOIN owners x ON x.accession_number = p.accession_number
     JOIN owners y ON y.accession_number = p.original AND y.owners = x.owners
     QUALIFY row_number() OVER (PARTITION BY p.accession_number
@@ -106,7 +105,7 @@ WHERE f.accession_number = m.accession_number
 """
 
 
-def _link_sql(match: str, new: str | None) -> str:
+def _pairs_sql(match: str, new: str | None) -> str:
     if new is None:
         pairs = _PAIR.format(a="a", o="filings", match=match)
     else:
@@ -118,7 +117,7 @@ def _link_sql(match: str, new: str | None) -> str:
             + " UNION "
             + _PAIR.format(a="a", o=written, match=match)
         )
-    return _LINK_AMENDMENTS.format(waiting=_WAITING, pairs=pairs)
+    return f"CREATE OR REPLACE TEMP TABLE _link_pairs AS WITH a AS ({_WAITING}) {pairs}"
 
 
 _IN_BATCH = "accession_number IN (SELECT accession_number FROM _batch_keys)"
@@ -149,8 +148,26 @@ def link_amendments(
     pairs with one of them are examined. Every other pair of the issuers' filings was examined
     when the later of its two filings was written, and a link, once made, stays."""
     params = {"issuers": issuers}
-    con.execute(_link_sql("o.filing_date = a.date_of_original_submission", new), params)
-    con.execute(_link_sql("o.period_of_report = a.period_of_report", new), params)
+    try:
+        for match in (
+            "o.filing_date = a.date_of_original_submission",
+            "o.period_of_report = a.period_of_report",
+        ):
+            con.execute(_pairs_sql(match, new), params)
+            found = con.execute(
+                "SELECT count(*), count(*) FILTER (a_date IS NULL OR o_date IS NULL), "
+                "least(min(a_date), min(o_date)), greatest(max(a_date), max(o_date)) "
+                "FROM _link_pairs"
+            ).fetchone()
+            if found is None or not found[0]:
+                continue
+            dated = not found[1]
+            con.execute(
+                _LINK.format(bound=" AND filing_date BETWEEN ? AND ?" if dated else ""),
+                [found[2], found[3]] if dated else [],
+            )
+    finally:
+        con.execute("DROP TABLE IF EXISTS _link_pairs")
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
