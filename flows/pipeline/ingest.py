@@ -14,7 +14,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from itertools import chain
@@ -382,7 +382,9 @@ def process_entries(
     in a child process, so a filing that kills the process is rejected (stage ``crash``)
     instead of killing this run too (``flows.pipeline.quarantine``)."""
     total = BatchResult()
-    if progress is not None and entries:
+    if not entries:
+        return total
+    if progress is not None:
         progress.add_total(len(entries))
     attempts = warehouse.in_flight(e.accession_number for e in entries)
     ordinary = [e for e in entries if e.accession_number not in attempts]
@@ -417,35 +419,20 @@ def process_entries(
             raw_docs = [f.raw_document for f in got if f.raw_document is not None]
             failures = [f.failure for f in fetched if f.failure is not None]
             pack.sync()  # the rows below point into the pack: its bytes go to disk first
-            warehouse.mark_in_flight([(f.entry.accession_number, f.entry.date_filed) for f in got])
-            result = BatchResult()
-            if suspect:
-                parts, reasons, loaded = _parse_suspects(got, attempts, settings)
-                parts.append(prepare_batch([], raw_documents=raw_docs))
-                prepared = merge_batches(parts)
-                result.loaded = loaded
-                result.reject_reasons = reasons
-            else:
-                outcomes = [_parse(f, settings) for f in got]  # while the next fetches run
-                made = _prepare(outcomes, raw_docs)
-                prepared = made.batch
-                result.loaded = len(made.filings)
-                result.unknown_schema = sum(
-                    1
-                    for f in made.filings
-                    if not is_known_schema_version(
-                        f.document.document_type, f.document.schema_version
-                    )
+            # An ordinary batch's in-flight mark, parse and load share one open of the file
+            # (its parse takes tens of milliseconds, and readers wait no longer than that); the
+            # mark is committed before the parse all the same. Suspects are parsed in child
+            # processes, which may take long: the file is not held for them.
+            with ExitStack() as held:
+                if not suspect:
+                    held.enter_context(warehouse.connection())
+                warehouse.mark_in_flight(
+                    [(f.entry.accession_number, f.entry.date_filed) for f in got]
                 )
-                result.price_range_unusable = sum(
-                    t.price_range_unusable for f in made.filings for t in f.document.transactions
-                )
-                result.reject_reasons = [
-                    f"{r.accession_number}: {r.stage}: {r.reason}" for r in made.rejects
-                ]
-            with warehouse.connection():  # the file is held only for these writes
-                warehouse.load_prepared(prepared)
-                warehouse.record_failures(failures)
+                prepared, result = _parse_batch(got, raw_docs, suspect, attempts, settings)
+                with warehouse.connection():  # the file is held only for these writes
+                    warehouse.load_prepared(prepared)
+                    warehouse.record_failures(failures)
             result.fetched = len(raw_docs)
             result.rejected = len(result.reject_reasons)
             result.failed = len(failures)
@@ -455,6 +442,37 @@ def process_entries(
                 on_batch(result)
             total.add(result)
     return total
+
+
+def _parse_batch(
+    got: Sequence[_Fetched],
+    raw_docs: Sequence[RawDocument],
+    suspect: bool,
+    attempts: dict[str, int],
+    settings: Settings,
+) -> tuple[PreparedBatch, BatchResult]:
+    """A fetched batch parsed into its prepared tables, with its counts: ordinary batches in
+    this process, suspects (left in flight by a dead run) each in a child process."""
+    result = BatchResult()
+    if suspect:
+        parts, reasons, loaded = _parse_suspects(got, attempts, settings)
+        parts.append(prepare_batch([], raw_documents=raw_docs))
+        result.loaded = loaded
+        result.reject_reasons = reasons
+        return merge_batches(parts), result
+    outcomes = [_parse(f, settings) for f in got]  # while the next fetches run
+    made = _prepare(outcomes, raw_docs)
+    result.loaded = len(made.filings)
+    result.unknown_schema = sum(
+        1
+        for f in made.filings
+        if not is_known_schema_version(f.document.document_type, f.document.schema_version)
+    )
+    result.price_range_unusable = sum(
+        t.price_range_unusable for f in made.filings for t in f.document.transactions
+    )
+    result.reject_reasons = [f"{r.accession_number}: {r.stage}: {r.reason}" for r in made.rejects]
+    return made.batch, result
 
 
 def ingest_day(
@@ -522,8 +540,9 @@ def load_new(
 ) -> tuple[int, BatchResult]:
     """Fetch and load the entries not loaded yet (rejects are fetched again, since a damaged
     copy may have been served); returns how many were already loaded, and the result."""
-    known = warehouse.known_accessions(e.accession_number for e in entries)
-    rejected = warehouse.rejected_accessions(known)
+    with warehouse.connection():  # the look-ups share one open of the file
+        known = warehouse.known_accessions(e.accession_number for e in entries)
+        rejected = warehouse.rejected_accessions(known)
     todo = [e for e in entries if e.accession_number not in known or e.accession_number in rejected]
     batch = process_entries(
         todo,
@@ -560,8 +579,9 @@ def ingest_entries(
         progress=progress,
     )
     status = "done" if batch.failed == 0 else "pending"
-    warehouse.match_index_day(day, entries)  # filings the feed brought in earlier take this day
-    warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))
+    with warehouse.connection():  # both records in one open of the file
+        warehouse.match_index_day(day, entries)  # feed filings loaded earlier take this day
+        warehouse.mark_day(day, settings.forms, status, index_entries=len(entries))
     return DayResult(day, status, len(entries), held, batch)
 
 
