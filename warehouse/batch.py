@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from form4.parsers.ownership import is_known_schema_version
 from form4.parsers.records import ParsedFiling
 from form4.warehouse.rows import filings_to_arrow
 from form4.warehouse.schema import arrow_schema
@@ -165,3 +167,21 @@ def grouped(batches: Iterable[PreparedBatch]) -> Iterator[PreparedBatch]:
             group, rows, size = [], 0, 0
     if group:
         yield merge_batches(group)
+
+
+def flagged_counts(batch: PreparedBatch) -> tuple[int, int]:
+    """Of a prepared batch: the transaction rows whose footnoted price range was not
+    published, and the filings of a schema version form4 does not know (what ``form4 ingest``
+    and ``form4 reprocess`` report)."""
+    tx = batch.tables.get("transactions")
+    unusable = int(pc.sum(tx["price_range_unusable"]).as_py() or 0) if tx is not None else 0
+    filings = batch.tables.get("filings")
+    unknown = 0
+    if filings is not None and filings.num_rows:
+        pairs = zip(
+            filings["document_type"].to_pylist(),
+            filings["schema_version"].to_pylist(),
+            strict=True,
+        )
+        unknown = sum(not is_known_schema_version(d, v) for d, v in pairs)
+    return unusable, unknown

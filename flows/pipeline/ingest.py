@@ -28,10 +28,10 @@ from form4.flows.pipeline import quarantine
 from form4.flows.pipeline.progress import ProgressSink
 from form4.parsers.errors import BlockedError, FetchError, ParseError
 from form4.parsers.index import ownership_entries, read_index
-from form4.parsers.ownership import is_known_schema_version, parse_ownership
+from form4.parsers.ownership import parse_ownership
 from form4.parsers.records import DataIssue, IndexEntry, IndexProblem, ParsedFiling
 from form4.parsers.sgml import parse_submission
-from form4.warehouse.batch import PreparedBatch, merge_batches, prepare_batch
+from form4.warehouse.batch import PreparedBatch, flagged_counts, merge_batches, prepare_batch
 from form4.warehouse.db import FailedFetch, RawDocument, Reject, Warehouse, utcnow
 from form4.warehouse.raw import RawPack, RawStore, sha256
 from form4.warehouse.rows import check_filing
@@ -463,14 +463,7 @@ def _parse_batch(
     outcomes = [_parse(f, settings) for f in got]  # while the next fetches run
     made = _prepare(outcomes, raw_docs)
     result.loaded = len(made.filings)
-    result.unknown_schema = sum(
-        1
-        for f in made.filings
-        if not is_known_schema_version(f.document.document_type, f.document.schema_version)
-    )
-    result.price_range_unusable = sum(
-        t.price_range_unusable for f in made.filings for t in f.document.transactions
-    )
+    result.price_range_unusable, result.unknown_schema = flagged_counts(made.batch)
     result.reject_reasons = [f"{r.accession_number}: {r.stage}: {r.reason}" for r in made.rejects]
     return made.batch, result
 

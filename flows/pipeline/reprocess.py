@@ -25,16 +25,21 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from form4.flows.config import Settings
 from form4.flows.pipeline.ingest import BatchResult, parse_raw, unexpected
 from form4.flows.pipeline.workers import ordered_map
 from form4.parsers.errors import LoadError, ParseError
-from form4.parsers.ownership import is_known_schema_version
 from form4.parsers.records import ParsedFiling
-from form4.warehouse.batch import PreparedBatch, Reject, collector_paused, grouped, prepare_batch
+from form4.warehouse.batch import (
+    PreparedBatch,
+    Reject,
+    collector_paused,
+    flagged_counts,
+    grouped,
+    prepare_batch,
+)
 from form4.warehouse.db import Warehouse, utcnow
 from form4.warehouse.raw import RawLocation, RawStore
 
@@ -232,24 +237,7 @@ def _counted(parsed: Iterable[_Parsed], result: ReprocessResult) -> Iterator[Pre
         result.batch.loaded += p.loaded
         result.batch.rejected += len(p.reject_reasons)
         result.batch.reject_reasons.extend(p.reject_reasons)
-        unusable, unknown = _flagged(p.batch)
+        unusable, unknown = flagged_counts(p.batch)
         result.batch.price_range_unusable += unusable
         result.batch.unknown_schema += unknown
         yield p.batch
-
-
-def _flagged(batch: PreparedBatch) -> tuple[int, int]:
-    """Rows whose price range was not published, and filings of a schema version form4 does
-    not know, in a prepared batch (what ``form4 ingest`` counts as it parses)."""
-    tx = batch.tables.get("transactions")
-    unusable = int(pc.sum(tx["price_range_unusable"]).as_py() or 0) if tx is not None else 0
-    filings = batch.tables.get("filings")
-    unknown = 0
-    if filings is not None and filings.num_rows:
-        pairs = zip(
-            filings["document_type"].to_pylist(),
-            filings["schema_version"].to_pylist(),
-            strict=True,
-        )
-        unknown = sum(not is_known_schema_version(d, v) for d, v in pairs)
-    return unusable, unknown
