@@ -25,6 +25,7 @@ tables).
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -247,17 +248,36 @@ def read_header(table: str, line: bytes) -> TableHeader:
 
 # ----------------------------------------------------------------------------- conversion
 
-# Python's str.split() whitespace, which the XML reader folds.
-_SPACE = r"[\s\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+"
+# Python's str.split() whitespace, which the XML reader folds (RE2's \s lacks \x0b, \x1c-\x1f).
+_SPACE = (
+    r"[\s\x0b\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}]+"
+)
 _NUMBER = r"^[+-]?(?:\d{1,30}(?:\.\d{0,8})?|\.\d{1,8})$"
 _TRUE = pa.array(["1", "true", "t", "y", "yes", "x"])
 _FALSE = pa.array(["0", "false", "f", "n", "no"])
 _DECIMAL = pa.decimal128(38, 8)
 
 
-# A value of printable ASCII with no leading, trailing or doubled space is folded already:
-# only the values this finds go through the (much slower) regex fold.
-_UNFOLDED = r"[^ -~]|  |^ | $"
+_DOUBLE_SPACE = re.compile(b"  ")
+
+
+def _unfolded(col: Any) -> Any:
+    """The values the fold may change: a value of printable ASCII with no leading, trailing or
+    doubled space is folded already. Doubled spaces are looked for value by value only when
+    the column's bytes hold one at all (a search of the whole buffer at memory speed; it may
+    find one across two values, which costs only that look)."""
+    flags = pc.or_(
+        pc.invert(pc.ascii_is_printable(col)),
+        pc.or_(pc.starts_with(col, " "), pc.ends_with(col, " ")),
+    )
+    data = col.buffers()[2]
+    if data is not None and _DOUBLE_SPACE.search(memoryview(data)):
+        # RE2 is the faster search in long texts, Arrow's substring kernel in short ones
+        long = data.size > 64 * max(len(col), 1)
+        doubled = pc.match_substring_regex(col, "  ") if long else pc.match_substring(col, "  ")
+        flags = pc.or_(flags, doubled)
+    return pc.fill_null(flags, False)
 
 
 def _fold(col: Any) -> Any:
@@ -265,10 +285,13 @@ def _fold(col: Any) -> Any:
 
 
 def _text(col: Any) -> Any:
-    unfolded = pc.fill_null(pc.match_substring_regex(col, _UNFOLDED), False)
-    if pc.any(unfolded).as_py():
+    unfolded = _unfolded(col)
+    if pc.any(unfolded).as_py():  # only those go through the (much slower) regex fold
         col = pc.replace_with_mask(col, unfolded, _fold(pc.filter(col, unfolded)))
-    return pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+    empty = pc.equal(col, "")
+    if pc.any(empty).as_py():
+        col = pc.if_else(empty, pa.scalar(None, pa.string()), col)
+    return col
 
 
 def _by_value(convert: Any) -> Any:
@@ -392,7 +415,7 @@ def read_table(
     table: str,
     stream: IO[bytes],
     *,
-    block_size: int = 8 << 20,
+    block_size: int = 1 << 20,
     on_header: Any = None,
 ) -> Iterator[pa.RecordBatch]:
     """Typed record batches of one table's file (see the module docstring).

@@ -20,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from form4.flows.cli.demo import SAMPLE_DATA
 from form4.flows.config import Settings
@@ -34,6 +36,7 @@ from form4.parsers.errors import ConfigError
 from form4.parsers.normalize import SALE_REASONS
 from form4.parsers.ownership import parse_ownership
 from form4.parsers.records import ParsedFiling
+from form4.parsers.xmlutil import clean
 from form4.warehouse.dataset_audit import ROUNDING, verify_quarter
 from form4.warehouse.db import Warehouse
 from form4.warehouse.insider_report import build_report, render_json
@@ -287,6 +290,41 @@ def test_the_real_files_read_with_every_row_and_no_bad_value() -> None:
     # the file's EQUITY_SWAP_TRANS_CD_FN and EXCERCISE_DATE land in their canonical columns
     assert pc.count(deriv["EXERCISE_DATE"]).as_py() > 0
     assert "EQUITY_SWAP_INVOLVED_FN" in deriv.column_names
+
+
+_SPACES = " \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2003\u2028\u202f\u3000"
+
+
+@given(
+    st.lists(
+        # words and runs of spaces, joined: plain ASCII ones, and ones with other spaces
+        st.lists(st.sampled_from(["a", "Z~", " ", "  "]), max_size=8).map("".join)
+        | st.lists(st.sampled_from(["a", " ", "é", "€", '"', *_SPACES]), max_size=8).map("".join),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(min_value=1, max_value=40),
+)
+@settings(max_examples=200, deadline=None)
+def test_text_values_are_folded_as_the_xml_reader_folds_them(
+    values: list[str], repeat: int
+) -> None:
+    """Guards the fold's fast paths (printable ASCII is looked at, not folded; doubled spaces
+    are looked for value by value only when the column's bytes hold one; long and short texts
+    take different searches): every value reads folded as the XML reader folds text
+    (``clean``, whose shortcut skips control characters XML cannot hold)."""
+    values = [v * repeat for v in values]  # short values and long ones
+
+    def field(v: str) -> str:
+        return '"' + v.replace('"', '""') + '"' if v else ""
+
+    lines = "ACCESSION_NUMBER\tREMARKS\n" + "".join(
+        f"0000000001-24-{n:06d}\t{field(v)}\n" for n, v in enumerate(values)
+    )
+    table = read_bytes("SUBMISSION", lines.encode())
+    assert table.column("REMARKS").to_pylist() == [" ".join(v.split()) or None for v in values]
+    xml_text = [v for v in values if not re.search("[\x0b\x0c\x1c-\x1f]", v)]
+    assert all(clean(v) == (" ".join(v.split()) or None) for v in xml_text)
 
 
 def test_columns_are_found_by_the_header_in_any_order_with_new_and_missing_ones() -> None:

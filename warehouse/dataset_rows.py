@@ -118,27 +118,40 @@ _ROW_TABLES = {
 }
 
 
-def _rows_sql(kind: str) -> str:
-    """Table I and II rows of the target accessions, numbered in document order, with their
-    filing's keys and the packed references of their texts (footnotes in order, remarks)."""
-    tables = _ROW_TABLES[kind]
+# The staged columns the narrow working rows keep beside their keys (what the facts' keys and
+# the derivative titles read); the rest is read from the staged rows when they are written.
+_KEPT = {
+    "tx": ("SECURITY_TITLE", "TRANS_CODE", "TRANS_PRICEPERSHARE"),
+    "hold": ("SECURITY_TITLE",),
+}
+
+
+def _fn_columns(table: str, kind: str) -> list[tuple[str, str]]:
+    """The ``_FN`` columns of a staged Table I or II table, in the XML document's order."""
     fns = _TX_FN if kind == "tx" else _HOLD_FN
-    rows, numbers = [], []
-    for n, table in enumerate(tables):
+    return [(col, name) for col, name in fns if col in LAYOUT[table].columns]
+
+
+def _rows_sql(kind: str) -> str:
+    """The working rows of Table I or II (narrow: the staged rows are not copied): each target
+    row's id (``rid`` = its staged row * 2 + is_derivative), line number in document order,
+    footnote ids, its filing's keys and the packed references of its texts (footnotes in
+    order, remarks)."""
+    rows = []
+    for n, table in enumerate(_ROW_TABLES[kind]):
         sk = LAYOUT[table].key[1]
-        target = "ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)"
+        ids = ", ".join(col for col, _ in _fn_columns(table, kind))  # concat_ws skips NULLs
+        price = "_fn(TRANS_PRICEPERSHARE_FN)" if kind == "tx" else "[]::VARCHAR[]"
+        kept = ", ".join(_KEPT[kind])
+        # numbered after the id lists are built: the window then sorts no _FN column
         rows.append(
-            f"SELECT * EXCLUDE (_error, _text), {str(bool(n)).lower()} AS is_derivative, "
-            f"_row * 2 + {n} AS rid FROM _ds_{table} WHERE {target}"
+            f"SELECT rid, ACCESSION_NUMBER, is_derivative, {kept}, row_number() OVER "
+            f"(PARTITION BY ACCESSION_NUMBER ORDER BY sk, rid) AS line_no, all_ids, price_ids "
+            f"FROM (SELECT _row * 2 + {n} AS rid, ACCESSION_NUMBER, "
+            f"{str(bool(n)).lower()} AS is_derivative, {sk} AS sk, {kept}, "
+            f"_fn(concat_ws(',', {ids})) AS all_ids, {price} AS price_ids FROM _ds_{table} "
+            f"WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target))"
         )
-        # numbered apart, on the keys only: a window sorts its rows' every column with them
-        numbers.append(
-            f"SELECT _row * 2 + {n} AS rid, row_number() OVER ("
-            f"PARTITION BY ACCESSION_NUMBER ORDER BY {sk}, _row) AS line_no "
-            f"FROM _ds_{table} WHERE {target}"
-        )
-    ids = ", ".join(col for col, _ in fns)  # concat_ws skips NULLs: one split per row
-    price = "_fn(TRANS_PRICEPERSHARE_FN)" if kind == "tx" else "[]::VARCHAR[]"
     return f"""
         SELECT r.*, s.ISSUER_CIK AS issuer_cik, s.FILING_DATE AS filing_date,
                list_concat(
@@ -148,17 +161,23 @@ def _rows_sql(kind: str) -> str:
                list_filter(list_transform(r.price_ids, lambda i: m.refs[i]),
                            lambda x: x IS NOT NULL) AS price_refs
         FROM (SELECT * EXCLUDE (all_ids), _once(all_ids) AS footnote_ids
-              FROM (SELECT u.*, n.line_no, _fn(concat_ws(',', {ids})) AS all_ids,
-                           {price} AS price_ids
-                    FROM ({" UNION ALL BY NAME ".join(rows)}) u
-                    JOIN ({" UNION ALL ".join(numbers)}) n USING (rid))) r
+              FROM ({" UNION ALL ".join(rows)})) r
         JOIN _ds_sub s USING (ACCESSION_NUMBER)
         LEFT JOIN _ds_refmap m USING (ACCESSION_NUMBER)
     """
 
 
-def _arrow(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
-    return con.sql(sql).to_arrow_table()
+def _staged_rows(kind: str) -> str:
+    """Table I or II's staged rows, every column, with their ``rid`` (joined to the working
+    rows, which hold only the target accessions' rows)."""
+    return " UNION ALL BY NAME ".join(
+        f"SELECT * EXCLUDE (_error, _text), _row * 2 + {n} AS rid FROM _ds_{table}"
+        for n, table in enumerate(_ROW_TABLES[kind])
+    )
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str, batch_rows: int = 1_000_000) -> pa.Table:
+    return con.sql(sql).to_arrow_table(batch_rows)
 
 
 def _temp(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
@@ -204,15 +223,13 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         GROUP BY ALL
         """
     )
-    # Every distinct text of the quarter (those footnotes and the remarks) once, with the
-    # classifiers that may read it, and the rows that hold it (a footnote's row * 2, a
-    # submission's * 2 + 1): texts are hashed once, every later join is on integers. Id 0 is
-    # the empty text (a footnote without one).
+    # Every distinct text of the quarter (those footnotes and the remarks) once, and the rows
+    # that hold it (a footnote's row * 2, a submission's * 2 + 1): texts are hashed once,
+    # every later join is on integers. Id 0 is the empty text (a footnote without one).
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _ds_texts AS
-        SELECT row_number() OVER () AS text_id, text, {_BITS} AS bits, sources FROM (
-          SELECT text, lower(text) AS low, sources FROM (
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_text_rows AS
+        SELECT row_number() OVER () AS text_id, text, sources FROM (
             SELECT text, list(source) AS sources FROM (
               SELECT f._row * 2 AS source, f.FOOTNOTE_TXT AS text
               FROM _ds_FOOTNOTES f JOIN _ds_note_rows USING (_row)
@@ -220,18 +237,33 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
               UNION ALL
               SELECT _row * 2 + 1, REMARKS FROM _ds_SUBMISSION
               WHERE REMARKS <> '' AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target))
-            GROUP BY text))
-        UNION ALL SELECT 0, '', 0, []
+            GROUP BY text)
         """
     )
-    release_staged(con, "FOOTNOTES")  # its texts are in _ds_texts, its rows in _ds_note_rows
+    release_staged(con, "FOOTNOTES")  # its texts are in _ds_text_rows, its rows in _ds_note_rows
+    # The classifiers that may read each text, found on an Arrow copy in small batches: DuckDB
+    # reads a temporary table of fewer than 122,880 rows (one row group) on one thread, an
+    # Arrow table on as many threads as it has batches.
+    con.register("_ds_text_batches", _arrow(con, "SELECT text_id, text FROM _ds_text_rows", 8192))
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _ds_texts AS
+            SELECT text_id, text, {_BITS} AS bits
+            FROM (SELECT text_id, text, lower(text) AS low FROM _ds_text_batches)
+            """
+        )  # (no UNION ALL here: one that keeps the rows' order reads them on one thread)
+    finally:
+        con.unregister("_ds_text_batches")
+    con.execute("INSERT INTO _ds_texts VALUES (0, '', 0)")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_text_of AS
-        SELECT unnest(sources) AS source, text_id, text_id * 16 + bits AS ref FROM _ds_texts
+        SELECT unnest(r.sources) AS source, text_id, text_id * 16 + t.bits AS ref
+        FROM _ds_text_rows r JOIN _ds_texts t USING (text_id)
         """
     )
-    con.execute("ALTER TABLE _ds_texts DROP COLUMN sources")
+    _drop(con, "_ds_text_rows")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_notes AS
@@ -246,8 +278,10 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         SELECT s.* EXCLUDE (_error, _text), _cik(s.ISSUERCIK) AS ISSUER_CIK,
                {"s.AFF10B5ONE" if has_aff else "NULL::BOOLEAN"} AS aff, x.ref AS remarks_ref
         FROM _ds_SUBMISSION s LEFT JOIN _ds_text_of x ON x.source = s._row * 2 + 1
-        WHERE s.ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
-        QUALIFY row_number() OVER (PARTITION BY s.ACCESSION_NUMBER ORDER BY s._row) = 1
+        -- an accession given twice: its first row (found on the keys alone)
+        WHERE s._row IN (SELECT min(_row) FROM _ds_SUBMISSION
+                         WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
+                         GROUP BY ACCESSION_NUMBER)
         """
     )
     _drop(con, "_ds_note_rows", "_ds_text_of")  # working tables are freed once read
@@ -262,7 +296,6 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     )
     for kind in ("tx", "hold"):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ds_{kind} AS {_rows_sql(kind)}")
-        release_staged(con, *_ROW_TABLES[kind])
     _drop(con, "_ds_refmap")
     # Does any footnote or the remarks of a filing name a 10b5-1 plan? Only texts holding the
     # plan words can (parsers.normalize.PLAN_CUES): each filing's such texts are asked once.
@@ -505,44 +538,44 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
         )
     if table == "transactions":
         return (
-            """
+            f"""
             SELECT t.ACCESSION_NUMBER AS accession_number, t.line_no::INTEGER AS line_no,
-                   t.is_derivative, t.SECURITY_TITLE AS security_title,
-                   t.TRANS_DATE AS transaction_date,
-                   t.DEEMED_EXECUTION_DATE AS deemed_execution_date,
-                   t.TRANS_FORM_TYPE AS transaction_form_type,
-                   _up(t.TRANS_CODE) AS transaction_code,
+                   t.is_derivative, w.SECURITY_TITLE AS security_title,
+                   w.TRANS_DATE AS transaction_date,
+                   w.DEEMED_EXECUTION_DATE AS deemed_execution_date,
+                   w.TRANS_FORM_TYPE AS transaction_form_type,
+                   _up(w.TRANS_CODE) AS transaction_code,
                    c.description AS code_description,
-                   CASE WHEN t.TRANS_CODE IS NULL THEN NULL
+                   CASE WHEN w.TRANS_CODE IS NULL THEN NULL
                         ELSE coalesce(c.category, 'unknown') END AS category,
-                   t.EQUITY_SWAP_INVOLVED AS equity_swap_involved,
-                   _up(t.TRANS_ACQUIRED_DISP_CD) AS acquired_disposed,
-                   t.TRANS_SHARES AS shares, t.TRANS_PRICEPERSHARE AS price_per_share,
-                   CASE WHEN t.TRANS_SHARES IS NULL THEN NULL
-                        WHEN _up(t.TRANS_ACQUIRED_DISP_CD) = 'A' THEN t.TRANS_SHARES
-                        WHEN _up(t.TRANS_ACQUIRED_DISP_CD) = 'D' THEN -t.TRANS_SHARES
-                        WHEN c.direction = 'A' THEN t.TRANS_SHARES
-                        WHEN c.direction = 'D' THEN -t.TRANS_SHARES END AS shares_delta,
-                   CASE WHEN t.TRANS_SHARES IS NOT NULL AND t.TRANS_PRICEPERSHARE IS NOT NULL
-                        THEN CAST(t.TRANS_SHARES * t.TRANS_PRICEPERSHARE AS DECIMAL(38,8))
-                        ELSE t.TRANS_TOTAL_VALUE END AS value,
-                   t.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
-                   t.VALU_OWND_FOLWNG_TRANS AS value_owned_after,
-                   _up(t.DIRECT_INDIRECT_OWNERSHIP) AS direct_or_indirect,
-                   t.NATURE_OF_OWNERSHIP AS nature_of_ownership,
-                   t.CONV_EXERCISE_PRICE AS conversion_or_exercise_price,
-                   t.EXERCISE_DATE AS exercise_date, t.EXPIRATION_DATE AS expiration_date,
-                   t.UNDLYNG_SEC_TITLE AS underlying_security_title,
-                   t.UNDLYNG_SEC_SHARES AS underlying_shares,
-                   _up(t.TRANS_TIMELINESS) AS timeliness, t.footnote_ids,
+                   w.EQUITY_SWAP_INVOLVED AS equity_swap_involved,
+                   _up(w.TRANS_ACQUIRED_DISP_CD) AS acquired_disposed,
+                   w.TRANS_SHARES AS shares, w.TRANS_PRICEPERSHARE AS price_per_share,
+                   CASE WHEN w.TRANS_SHARES IS NULL THEN NULL
+                        WHEN _up(w.TRANS_ACQUIRED_DISP_CD) = 'A' THEN w.TRANS_SHARES
+                        WHEN _up(w.TRANS_ACQUIRED_DISP_CD) = 'D' THEN -w.TRANS_SHARES
+                        WHEN c.direction = 'A' THEN w.TRANS_SHARES
+                        WHEN c.direction = 'D' THEN -w.TRANS_SHARES END AS shares_delta,
+                   CASE WHEN w.TRANS_SHARES IS NOT NULL AND w.TRANS_PRICEPERSHARE IS NOT NULL
+                        THEN CAST(w.TRANS_SHARES * w.TRANS_PRICEPERSHARE AS DECIMAL(38,8))
+                        ELSE w.TRANS_TOTAL_VALUE END AS value,
+                   w.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
+                   w.VALU_OWND_FOLWNG_TRANS AS value_owned_after,
+                   _up(w.DIRECT_INDIRECT_OWNERSHIP) AS direct_or_indirect,
+                   w.NATURE_OF_OWNERSHIP AS nature_of_ownership,
+                   w.CONV_EXERCISE_PRICE AS conversion_or_exercise_price,
+                   w.EXERCISE_DATE AS exercise_date, w.EXPIRATION_DATE AS expiration_date,
+                   w.UNDLYNG_SEC_TITLE AS underlying_security_title,
+                   w.UNDLYNG_SEC_SHARES AS underlying_shares,
+                   _up(w.TRANS_TIMELINESS) AS timeliness, t.footnote_ids,
                    coalesce(f.sale_reason = 'sell_to_cover', false) AS is_sell_to_cover,
                    f.sale_reason, f.sale_reason_text,
                    coalesce(f.is_10b5_1, false) AS is_10b5_1,
                    r.price_range_low, r.price_range_high,
                    coalesce(r.price_range_unusable, false) AS price_range_unusable,
                    f.security_kind, t.issuer_cik, t.filing_date
-            FROM _ds_tx t
-            LEFT JOIN _ds_codes c ON c.code = _up(t.TRANS_CODE)
+            FROM ({_staged_rows("tx")}) w JOIN _ds_tx t USING (rid)
+            LEFT JOIN _ds_codes c ON c.code = _up(w.TRANS_CODE)
             LEFT JOIN _ds_tx_facts f USING (rid)
             LEFT JOIN _ds_tx_ranges r USING (rid)
             """,
@@ -550,20 +583,21 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
         )
     if table == "holdings":
         return (
-            """
+            f"""
             SELECT h.ACCESSION_NUMBER AS accession_number, h.line_no::INTEGER AS line_no,
-                   h.is_derivative, h.SECURITY_TITLE AS security_title,
-                   h.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
-                   h.VALU_OWND_FOLWNG_TRANS AS value_owned_after,
-                   _up(h.DIRECT_INDIRECT_OWNERSHIP) AS direct_or_indirect,
-                   h.NATURE_OF_OWNERSHIP AS nature_of_ownership,
-                   h.CONV_EXERCISE_PRICE AS conversion_or_exercise_price,
-                   h.EXERCISE_DATE AS exercise_date, h.EXPIRATION_DATE AS expiration_date,
-                   h.UNDLYNG_SEC_TITLE AS underlying_security_title,
-                   h.UNDLYNG_SEC_SHARES AS underlying_shares, h.footnote_ids,
+                   h.is_derivative, w.SECURITY_TITLE AS security_title,
+                   w.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
+                   w.VALU_OWND_FOLWNG_TRANS AS value_owned_after,
+                   _up(w.DIRECT_INDIRECT_OWNERSHIP) AS direct_or_indirect,
+                   w.NATURE_OF_OWNERSHIP AS nature_of_ownership,
+                   w.CONV_EXERCISE_PRICE AS conversion_or_exercise_price,
+                   w.EXERCISE_DATE AS exercise_date, w.EXPIRATION_DATE AS expiration_date,
+                   w.UNDLYNG_SEC_TITLE AS underlying_security_title,
+                   w.UNDLYNG_SEC_SHARES AS underlying_shares, h.footnote_ids,
                    CASE WHEN h.is_derivative THEN coalesce(k.security_kind, 'other') END
                        AS security_kind, h.issuer_cik, h.filing_date
-            FROM _ds_hold h LEFT JOIN _ds_hold_kind k USING (rid)
+            FROM ({_staged_rows("hold")}) w JOIN _ds_hold h USING (rid)
+            LEFT JOIN _ds_hold_kind k USING (rid)
             """,
             [],
         )
@@ -578,17 +612,29 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
             [],
         )
     if table in ("transaction_footnotes", "holding_footnotes"):
-        kind, fns = ("tx", _TX_FN) if table == "transaction_footnotes" else ("hold", _HOLD_FN)
-        # one branch per _FN column, each reading that column of the rows that fill it (an
-        # UNPIVOT made 19 rows of each row first); a column annotates its own field, so an id
-        # repeated in one column is the only repeat a link can have
+        kind = "tx" if table == "transaction_footnotes" else "hold"
+        # one branch per staged table and _FN column, each reading that column of the rows
+        # that fill it (an UNPIVOT made 19 rows of each row first), joined once to the working
+        # rows (the target accessions' rows, with their line numbers and filing keys); a
+        # column annotates its own field, so an id repeated in one column is the only repeat
+        # a link can have. The usual single id is read without a list.
         branches = " UNION ALL ".join(
-            f"SELECT ACCESSION_NUMBER AS accession_number, line_no::INTEGER AS line_no, "
-            f"is_derivative, '{name}' AS field, unnest(list_distinct(_fn({col}))) AS footnote_id, "
-            f"issuer_cik, filing_date FROM _ds_{kind} WHERE {col} IS NOT NULL"
-            for col, name in fns
+            f"SELECT _row * 2 + {n} AS rid, '{name}' AS field, "
+            f"unnest(list_distinct(_fn({col}))) AS footnote_id FROM _ds_{staged} "
+            f"WHERE contains({col}, ',') "
+            f"UNION ALL SELECT _row * 2 + {n}, '{name}', trim({col}) FROM _ds_{staged} "
+            f"WHERE NOT contains({col}, ',') AND trim({col}) <> ''"
+            for n, staged in enumerate(_ROW_TABLES[kind])
+            for col, name in _fn_columns(staged, kind)
         )
-        return branches, []
+        return (
+            f"""
+            SELECT r.ACCESSION_NUMBER AS accession_number, r.line_no::INTEGER AS line_no,
+                   r.is_derivative, l.field, l.footnote_id, r.issuer_cik, r.filing_date
+            FROM ({branches}) l JOIN _ds_{kind} r USING (rid)
+            """,
+            [],
+        )
     if table == "owner_signatures":
         return (
             f"""
@@ -647,17 +693,13 @@ def insert_rows(
 ) -> dict[str, int]:
     """Insert the rows of the accessions in ``_ds_target`` into the data tables (or, with a
     ``prefix``, into temporary tables ``{prefix}{table}`` shaped like them): rows per table.
-    The staged FOOTNOTES and Table I/II tables are read into their working copies and then
-    emptied (``release_staged``): nothing may read them after this.
+    The staged FOOTNOTES and Table I/II tables are emptied (``release_staged``) once read:
+    nothing may read them after this.
 
     The tables that need no classifier's answer are written by a second thread while this
     one answers the keys in Python (DuckDB releases the interpreter lock while it runs a
     statement; the connection is used by one thread at a time)."""
-    _prepare(con, staged)
-    # what is left to read of the staged tables: SUBMISSION, REPORTINGOWNER, OWNER_SIGNATURE
-    release_staged(
-        con, "FOOTNOTES", "NONDERIV_TRANS", "DERIV_TRANS", "NONDERIV_HOLDING", "DERIV_HOLDING"
-    )
+    _prepare(con, staged)  # FOOTNOTES is emptied: its texts and rows have their tables
     source = f"dataset:{staged.quarter.label}"
     now = now or utcnow()
     questions = _questions(con)
@@ -670,4 +712,5 @@ def insert_rows(
             counts = writing.result()
     _join_answers(con, questions, answers)
     counts |= _write(con, list(_NEED_ANSWERS), source, now, prefix)
+    release_staged(con, *_ROW_TABLES["tx"], *_ROW_TABLES["hold"])
     return {table: counts[table] for table in DATA_TABLES}
