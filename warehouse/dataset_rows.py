@@ -35,7 +35,7 @@ from form4.warehouse.dataset_stage import Staged, release_staged
 from form4.warehouse.db import utcnow
 from form4.warehouse.schema import DATA_TABLES, TABLES
 
-__all__ = ["insert_rows"]
+__all__ = ["insert_rows", "prepare_texts"]
 
 
 _MACROS = (
@@ -206,20 +206,21 @@ def _lookup(con: duckdb.DuckDBPyConnection, ids_sql: str) -> dict[int, str]:
     )
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
-    """Temporary tables every load of the target accessions reads: submissions, notes,
-    rows, and the facts computed once per distinct key."""
+def prepare_texts(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """The quarter's footnote and remarks texts, from the staged FOOTNOTES and SUBMISSION
+    alone (so that ``stage_zip`` can run it while it reads the other members): each distinct
+    text once (``_ds_texts``: id, text, the classifiers that may read it) and which rows hold
+    it (``_ds_text_of``). Every accession's, not only the target's: the rows of the others are
+    never joined to a target row. The staged tables are left as they are (the accessions with
+    bad rows are found in them after this)."""
     for macro in _MACROS:
         con.execute(macro)
-    submission = staged.headers.get("SUBMISSION")
-    has_aff = submission is not None and "AFF10B5ONE" in submission.present
     # A filing's footnotes: the first row of each id (a narrow aggregation, no text moved).
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_note_rows AS
         SELECT ACCESSION_NUMBER, FOOTNOTE_ID, min(_row) AS _row FROM _ds_FOOTNOTES
-        WHERE ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target)
-          AND FOOTNOTE_ID IS NOT NULL
+        WHERE FOOTNOTE_ID IS NOT NULL AND _error IS NULL
         GROUP BY ALL
         """
     )
@@ -236,11 +237,10 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
               WHERE f.FOOTNOTE_TXT <> ''
               UNION ALL
               SELECT _row * 2 + 1, REMARKS FROM _ds_SUBMISSION
-              WHERE REMARKS <> '' AND ACCESSION_NUMBER IN (SELECT accession_number FROM _ds_target))
+              WHERE REMARKS <> '' AND _error IS NULL)
             GROUP BY text)
         """
     )
-    release_staged(con, "FOOTNOTES")  # its texts are in _ds_text_rows, its rows in _ds_note_rows
     # The classifiers that may read each text, found on an Arrow copy in small batches: DuckDB
     # reads a temporary table of fewer than 122,880 rows (one row group) on one thread, an
     # Arrow table on as many threads as it has batches.
@@ -264,6 +264,17 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         """
     )
     _drop(con, "_ds_text_rows")
+    staged.texts_ready = True
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """Temporary tables every load of the target accessions reads: submissions, notes,
+    rows, and the facts computed once per distinct key."""
+    if not staged.texts_ready:
+        prepare_texts(con, staged)
+    release_staged(con, "FOOTNOTES")  # its texts are in _ds_texts, its rows in _ds_note_rows
+    submission = staged.headers.get("SUBMISSION")
+    has_aff = submission is not None and "AFF10B5ONE" in submission.present
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _ds_notes AS

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from form4.parsers.dataset_index import Quarter
 from form4.parsers.dataset_tables import LAYOUT, TableHeader, output_schema, read_table
 from form4.parsers.errors import ParseError
 
-__all__ = ["Staged", "check_zip", "drop_staging", "release_staged", "stage_zip"]
+__all__ = ["EARLY", "Staged", "check_zip", "drop_staging", "release_staged", "stage_zip"]
 
 
 def check_zip(path: Path, *, crc: bool = True) -> list[str]:
@@ -61,6 +62,7 @@ class Staged:
     headers: dict[str, TableHeader] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
+    texts_ready: bool = False  # warehouse.dataset_rows.prepare_texts has run
 
 
 def _member(archive: zipfile.ZipFile, name: str) -> str | None:
@@ -93,24 +95,40 @@ def _stage_one(
     return (headers[0] if headers else None), None, rows
 
 
-def stage_zip(con: duckdb.DuckDBPyConnection, path: Path, quarter: Quarter) -> Staged:
+# Read first, and handed to ``early``: what the footnote texts are built from.
+EARLY = ("FOOTNOTES", "SUBMISSION")
+
+
+def stage_zip(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    quarter: Quarter,
+    *,
+    early: Callable[[Staged], None] | None = None,
+) -> Staged:
     """Read the ZIP's tables into staging tables, seen by ``con`` as ``_ds_<TABLE>``: every
     table is created (empty when its member is missing or unreadable, which is a problem
-    noted). Two members are read at a time (pyarrow and DuckDB release the interpreter lock),
-    each on its own connection into an in-memory database of the warehouse's DuckDB."""
+    noted). Two members are read at a time (pyarrow releases the interpreter lock), the two of
+    ``EARLY`` first; ``early`` (optional) is called on this thread once those are staged, so
+    that its statements run while the other members are read. Each table is registered on
+    ``con`` as it is read, once (``early`` may release what it has read)."""
     staged = Staged(quarter)
     damaged = check_zip(path, crc=False)
     staged.problems.extend(damaged)
-    # the largest members first, so the two readers finish together
-    order = sorted(LAYOUT, key=lambda t: t not in ("NONDERIV_TRANS", "FOOTNOTES"))
+    # then the largest members first, so the two readers finish together
+    order = [*EARLY, *sorted(set(LAYOUT) - set(EARLY), key=lambda t: t != "NONDERIV_TRANS")]
+    results: dict[str, tuple[TableHeader | None, str | None, int]] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(
-            zip(order, pool.map(lambda t: _stage_one(path, t, damaged), order), strict=True)
-        )
+        reads = {t: pool.submit(_stage_one, path, t, damaged) for t in order}
+        for table in order:
+            header, problem, rows = reads.pop(table).result()
+            con.register(f"_ds_{table}", rows)  # the only reference kept: released, it is freed
+            results[table] = (header, problem, rows.num_rows)
+            del rows
+            if table == EARLY[-1] and early is not None:
+                early(staged)
     for table in LAYOUT:
-        con.register(f"_ds_{table}", results[table][2])
-    for table in LAYOUT:
-        header, problem, _ = results[table]
+        header, problem, count = results[table]
         if problem is not None:
             staged.problems.append(problem)
             continue
@@ -119,7 +137,7 @@ def stage_zip(con: duckdb.DuckDBPyConnection, path: Path, quarter: Quarter) -> S
         staged.tables.add(table)
         staged.headers[table] = header
         staged.problems.extend(header.problems)
-        staged.rows[table] = results[table][2].num_rows
+        staged.rows[table] = count
     if "SUBMISSION" not in staged.tables:
         raise ParseError(
             f"{quarter}: SUBMISSION could not be read ({'; '.join(staged.problems)})",

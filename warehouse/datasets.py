@@ -28,7 +28,7 @@ import duckdb
 from form4.parsers.dataset_index import Quarter
 from form4.parsers.dataset_tables import LAYOUT
 from form4.parsers.errors import LoadError
-from form4.warehouse.dataset_rows import insert_rows
+from form4.warehouse.dataset_rows import insert_rows, prepare_texts
 from form4.warehouse.dataset_stage import Staged, check_zip, drop_staging, stage_zip
 from form4.warehouse.db import Warehouse, link_amendments, utcnow
 from form4.warehouse.schema import DATA_TABLES
@@ -140,7 +140,8 @@ def _import_quarter(
     started = time.perf_counter()
     con = warehouse.con.cursor()
     try:
-        staged = stage_zip(con, path, quarter)
+        # the texts are prepared while the other members are read
+        staged = stage_zip(con, path, quarter, early=lambda s: prepare_texts(con, s))
         result.problems = list(staged.problems)
         result.rows_read = sum(staged.rows.values())
         classify_accessions(con)
