@@ -272,23 +272,37 @@ def is_10b5_1(
 # typo "1,1140.890" is not read as 1,114).
 _NUMBER = r"\$?\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?(?!\d))"
 _TO = r"\s?(?:to|-|through|and)\s?"
+
+
+def _at_word(words: str) -> str:
+    """``words`` where a word starts: the same matches as a leading ``\\b``, but written as the
+    literal first and the boundary looked behind it, so that Python's matcher finds the
+    candidates with its fast literal search instead of trying the pattern at every position
+    (a leading ``\\b`` disables that search)."""
+    literal = re.escape(words)
+    return rf"{literal}(?<=\b{literal})"
+
+
 # (pattern, whether the high is given first, the words the pattern starts with: a text
 # without them is not searched with it)
 _RANGES: tuple[tuple[re.Pattern[str], bool, str], ...] = (
-    (re.compile(rf"\blow of {_NUMBER}{_TO}(?:a )?high of {_NUMBER}"), False, "low of"),
-    (re.compile(rf"\bhigh of {_NUMBER}{_TO}(?:a )?low of {_NUMBER}"), True, "high of"),
+    (re.compile(rf"{_at_word('low of')} {_NUMBER}{_TO}(?:a )?high of {_NUMBER}"), False, "low of"),
+    (re.compile(rf"{_at_word('high of')} {_NUMBER}{_TO}(?:a )?low of {_NUMBER}"), True, "high of"),
     (
-        re.compile(rf"\brang(?:e|es|ed|ing) (?:from )?(?:approximately )?{_NUMBER}{_TO}{_NUMBER}"),
+        re.compile(
+            rf"{_at_word('rang')}(?:e|es|ed|ing) (?:from )?(?:approximately )?"
+            rf"{_NUMBER}{_TO}{_NUMBER}"
+        ),
         False,
         "rang",
     ),
     (
-        re.compile(rf"\bprices? (?:of|from) {_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"),
+        re.compile(rf"{_at_word('price')}s? (?:of|from) {_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"),
         False,
         "price",
     ),
-    (re.compile(rf"\bbetween {_NUMBER} and {_NUMBER}"), False, "between"),
-    (re.compile(rf"\bfrom \${_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"), False, "from $"),
+    (re.compile(rf"{_at_word('between')} {_NUMBER} and {_NUMBER}"), False, "between"),
+    (re.compile(rf"{_at_word('from $')}{_NUMBER}\s?(?:to|-|through)\s?{_NUMBER}"), False, "from $"),
 )
 # each pattern needs one of these words
 _RANGE_CUES = ("low", "high", "rang", "price", "between", "from $")

@@ -11,9 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from form4.flows.cli.demo import SAMPLE_DATA
 from form4.parsers.normalize import (
+    _at_word,
     is_10b5_1,
     is_sell_to_cover,
     mentions_10b5_1,
@@ -303,3 +306,21 @@ def test_derivative_kinds_come_from_the_title_then_the_footnotes(
 ) -> None:
     """Guards against RSU grants counted as options (or PSUs as RSUs) in award totals."""
     assert security_kind(title, texts) == kind
+
+
+@given(
+    st.lists(
+        st.sampled_from(["rang", "e", "price", "s", "from $", "low of", "x", "_", " ", "-", "1"]),
+        max_size=12,
+    ).map("".join),
+    st.sampled_from(["rang", "price", "from $", "low of", "between"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_word_written_literal_first_matches_as_a_leading_word_boundary(
+    text: str, words: str
+) -> None:
+    """Guards the range patterns' fast form (``_at_word``: the literal, then the boundary
+    looked behind): the same matches, at the same places, as ``\\b`` before the words."""
+    fast = re.compile(_at_word(words) + r"[a-z$ ]*")
+    plain = re.compile(r"\b" + re.escape(words) + r"[a-z$ ]*")
+    assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
