@@ -207,7 +207,7 @@ def synthesize(
     return rows
 
 
-def import_quarter_bench(submissions: int, work: Path) -> dict[str, float | int]:
+def import_quarter_bench(submissions: int, work: Path, repeat: int = 3) -> dict[str, float | int]:
     zip_path = work / "2024q3_form345.zip"
     started = time.perf_counter()
     rows = synthesize(submissions, zip_path)
@@ -217,27 +217,39 @@ def import_quarter_bench(submissions: int, work: Path) -> dict[str, float | int]
         f"synthesized {submissions:,} submissions, {total:,} rows, "
         f"{zip_path.stat().st_size / 1e6:.0f} MB ZIP in {made:.0f}s: {rows}"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(work / "q.duckdb"), str(zip_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    runs = []
+    for n in range(repeat):  # each a new process and a new warehouse
+        db = work / f"q{n}.duckdb"
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(db), str(zip_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        for leftover in work.glob(db.name + "*"):
+            leftover.unlink()
+    # the median run: the first after a pause is the slowest on a virtual machine that hands
+    # its free memory back to the host (fresh pages cost more to fault in)
+    figures = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
     rate = total / figures["seconds"]
+    times = ", ".join(f"{r['seconds']:.2f}" for r in runs)
     print(
-        f"import: {figures['seconds']:.1f}s = {rate:,.0f} rows/s (all {total:,} rows read), "
-        f"{figures['rows_in']:,} rows written, peak RSS {figures['rss_mb']:.0f} MB, "
-        f"CPU {figures['cpu_s']:.1f}s (the child's whole life, start-up included)"
+        f"import: {figures['seconds']:.2f}s (median of {len(runs)}: {times}) = {rate:,.0f} rows/s "
+        f"(all {total:,} rows read), {figures['rows_in']:,} rows written, peak RSS "
+        f"{max(r['rss_mb'] for r in runs):.0f} MB, CPU {figures['cpu_s']:.1f}s (the child's "
+        f"whole life, start-up included)"
     )
     return {
         "dataset_submissions": submissions,
         "dataset_rows": total,
         "dataset_import_s": figures["seconds"],
+        "dataset_import_slowest_s": max(r["seconds"] for r in runs),
         "dataset_rows_per_s": rate,
-        "dataset_peak_rss_mb": figures["rss_mb"],
+        "dataset_rows_per_s_slowest": total / max(r["seconds"] for r in runs),
+        "dataset_peak_rss_mb": max(r["rss_mb"] for r in runs),
         "dataset_cpu_s": figures["cpu_s"],
         "dataset_zip_mb": zip_path.stat().st_size / 1e6,
     }
@@ -361,12 +373,13 @@ def main() -> None:
     ap.add_argument("--quarters", type=int, default=80)
     ap.add_argument("--history-submissions", type=int, default=54_000)
     ap.add_argument("--no-history", action="store_true", help="the one quarter only")
+    ap.add_argument("--repeat", type=int, default=3, help="imports of the quarter (median)")
     args = ap.parse_args()
     if args.quick:
         args.submissions, args.quarters, args.history_submissions = 20_000, 4, 2_000
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        figures = import_quarter_bench(args.submissions, work)
+        figures = import_quarter_bench(args.submissions, work, args.repeat)
         if not args.no_history:
             figures |= history_bench(args.quarters, args.history_submissions, work)
     emit(figures)

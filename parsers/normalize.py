@@ -419,13 +419,16 @@ def price_range(
 
 # ------------------------------------------------------------------ security kind
 
-_KINDS = (
+# (kind, pattern, words: the pattern matches only a text holding one of them, so a text
+# holding none is not searched with it; most texts hold the words of one kind at most)
+_KINDS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
     (
         "psu",
         re.compile(
             r"performance[- ](?:based )?(?:restricted )?(?:stock|share)? ?units?|"
             r"\bpsus?\b|performance shares?|\bpsrsus?\b"
         ),
+        ("performance", "psu", "psrsu"),
     ),
     (
         "rsu",
@@ -433,15 +436,21 @@ _KINDS = (
             r"restricted (?:stock|share) units?|\brsus?\b|deferred (?:stock|share) "
             r"units?|\bdsus?\b|(?:stock|share) units?"
         ),
+        ("unit", "rsu", "dsu"),
     ),
-    ("warrant", re.compile(r"\bwarrants?\b")),
-    ("option", re.compile(r"\boptions?\b|right to buy|\bisos?\b|\bnqsos?\b|\bnsos?\b")),
+    ("warrant", re.compile(r"\bwarrants?\b"), ("warrant",)),
+    (
+        "option",
+        re.compile(r"\boptions?\b|right to buy|\bisos?\b|\bnqsos?\b|\bnsos?\b"),
+        ("option", "right to buy", "iso", "nqso", "nso"),
+    ),
     (
         "convertible",
         re.compile(
             r"convertible|preferred|\bnotes?\b|debentures?|"
             r"class [a-z] (?:common|ordinary)|exchangeable"
         ),
+        ("convertible", "preferred", "note", "debenture", "class ", "exchangeable"),
     ),
 )
 
@@ -469,8 +478,8 @@ _KIND_CUES = (
 
 def _kind(text: str) -> str | None:
     norm = _norm(text).lower()
-    for kind, pattern in _KINDS:
-        if pattern.search(norm):
+    for kind, pattern, words in _KINDS:
+        if any(word in norm for word in words) and pattern.search(norm):
             return kind
     return None
 

@@ -11,11 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from form4.flows.cli.demo import SAMPLE_DATA
 from form4.parsers.normalize import (
+    _KINDS,
     _at_word,
     is_10b5_1,
     is_sell_to_cover,
@@ -324,3 +325,33 @@ def test_a_word_written_literal_first_matches_as_a_leading_word_boundary(
     fast = re.compile(_at_word(words) + r"[a-z$ ]*")
     plain = re.compile(r"\b" + re.escape(words) + r"[a-z$ ]*")
     assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+_KIND_WORDS = [
+    "performance", "based", "restricted", "stock", "share", "shares", "unit", "units", "psu",
+    "psus", "psrsu", "rsu", "rsus", "deferred", "dsu", "warrant", "warrants", "option",
+    "options", "right to buy", "iso", "isos", "nqso", "nso", "convertible", "preferred",
+    "note", "notes", "debenture", "class a", "class b", "common", "ordinary", "exchangeable",
+    "stock unit", "share units", "restricted stock units", "deferred share unit",
+    "performance shares", "performance-based stock units", "class a common", "stock options",
+]  # fmt: skip
+
+
+@given(
+    st.lists(
+        st.sampled_from(_KIND_WORDS) | st.sampled_from([" ", "-", "s", "x", "\u00a0", "N"]),
+        max_size=10,
+    ).map("".join)
+)
+@example("NQSO")
+@example("psrsus")
+@example("deferred stock units")
+@example("class b ordinary")
+@example("right to buy")
+@settings(max_examples=400, deadline=None)
+def test_the_words_before_each_kind_pattern_never_change_its_answer(text: str) -> None:
+    """Guards the word check before each security-kind pattern: a text is not searched with a
+    pattern whose words it lacks, and the answer is that of searching with every pattern."""
+    norm = " ".join(text.split()).lower().replace("\u00a0", " ")
+    searched = next((kind for kind, pattern, _ in _KINDS if pattern.search(norm)), None)
+    assert security_kind(None, [text]) == (searched or "other")
