@@ -121,141 +121,127 @@ def import_quarter(
     """Import one quarter's ZIP (see the module docstring); ``LoadError`` leaves the warehouse
     as it was. The DuckDB file is held for the import (one transaction), not longer."""
     with warehouse.connection():
-        return _import_quarter(warehouse, path, quarter, url=url, size=size, sha256=sha256)
-
-
-def _import_quarter(
-    warehouse: Warehouse,
-    path: Path,
-    quarter: Quarter,
-    *,
-    url: str | None = None,
-    size: int | None = None,
-    sha256: str | None = None,
-) -> ImportResult:
-    """Import one quarter's ZIP (see the module docstring); ``LoadError`` leaves the warehouse
-    as it was."""
-    result = ImportResult(quarter)
-    source = f"dataset:{quarter.label}"
-    started = time.perf_counter()
-    con = warehouse.con.cursor()
-    try:
-        # the texts are prepared while the other members are read
-        staged = stage_zip(con, path, quarter, early=lambda s: prepare_texts(con, s))
-        result.problems = list(staged.problems)
-        result.rows_read = sum(staged.rows.values())
-        classify_accessions(con)
-        # The quarter's accessions the warehouse holds already, in one look-up: those from XML
-        # are left alone, the others (an earlier import) are replaced.
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _ds_held AS
-            SELECT accession_number, filing_date, {_SOURCE_XML} AS from_xml FROM filings
-            WHERE accession_number IN (SELECT accession_number FROM _ds_all)
-            """
-        )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _ds_xml AS "
-            "SELECT accession_number FROM _ds_held WHERE from_xml"
-        )
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _ds_target AS
-            SELECT DISTINCT ACCESSION_NUMBER AS accession_number FROM _ds_SUBMISSION
-            WHERE ACCESSION_NUMBER IS NOT NULL AND _error IS NULL
-              AND ACCESSION_NUMBER NOT IN (SELECT acc FROM _ds_problem_rows
-                                           WHERE acc IS NOT NULL)
-              AND ACCESSION_NUMBER NOT IN (SELECT accession_number FROM _ds_xml)
-            """
-        )
-        reject_rows = con.execute(
-            """
-            SELECT acc, count(*) AS bad,
-                   arg_min(tbl || ' row ' || _row || ': ' || _error, _row) AS first,
-                   string_agg(coalesce(_text, ''), chr(10) ORDER BY tbl, _row) AS texts
-            FROM _ds_problem_rows
-            WHERE acc IS NULL OR acc NOT IN (SELECT accession_number FROM _ds_xml)
-            GROUP BY acc ORDER BY acc NULLS LAST
-            """
-        ).fetchall()
-        now = utcnow()
-        # A first import finds nothing held and deletes nothing: it never scans the child
-        # tables of a large warehouse. A re-import deletes the rows of what it holds, bounded
-        # by their filing dates (every row carries its filing's), so DuckDB reads only those
-        # row groups.
-        held = con.execute(
-            "SELECT count(*), count(filing_date), min(filing_date), max(filing_date) "
-            "FROM _ds_held WHERE NOT from_xml"
-        ).fetchone()
-        assert held is not None
-        con.begin()
-        if held[0]:
-            dated = held[1] == held[0]
-            for table in DATA_TABLES:
-                con.execute(
-                    f"DELETE FROM {table} WHERE accession_number IN "
-                    "(SELECT accession_number FROM _ds_held WHERE NOT from_xml)"
-                    + (" AND filing_date BETWEEN ? AND ?" if dated else ""),
-                    [held[2], held[3]] if dated else [],
-                )
-        con.execute(
-            "DELETE FROM rejects WHERE stage = 'dataset' AND (starts_with(reason, ?) "
-            "OR accession_number IN (SELECT accession_number FROM _ds_target))",
-            [source + " "],
-        )
-        result.rows = insert_rows(con, staged, now=now)
-        for acc, bad, first, texts in reject_rows:
-            more = f" (and {bad - 1} more bad rows)" if bad > 1 else ""
-            reason = f"{source} {first}{more}"
-            result.reject_reasons.append(f"{acc or '(no accession)'}: {first}{more}")
+        result = ImportResult(quarter)
+        source = f"dataset:{quarter.label}"
+        started = time.perf_counter()
+        con = warehouse.con.cursor()
+        try:
+            # the texts are prepared while the other members are read
+            staged = stage_zip(con, path, quarter, early=lambda s: prepare_texts(con, s))
+            result.problems = list(staged.problems)
+            result.rows_read = sum(staged.rows.values())
+            classify_accessions(con)
+            # The quarter's accessions the warehouse holds already, in one look-up: those from XML
+            # are left alone, the others (an earlier import) are replaced.
             con.execute(
-                "INSERT INTO rejects VALUES (?, 'dataset', ?, ?, ?)",
-                [acc or "", reason, (texts or "").encode("utf-8"), now],
+                f"""
+                CREATE OR REPLACE TEMP TABLE _ds_held AS
+                SELECT accession_number, filing_date, {_SOURCE_XML} AS from_xml FROM filings
+                WHERE accession_number IN (SELECT accession_number FROM _ds_all)
+                """
             )
-        issuers = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT issuer_cik FROM filings WHERE source = ? AND issuer_cik IN "
-                "(SELECT ISSUER_CIK FROM _ds_sub)",
-                [source],
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _ds_xml AS "
+                "SELECT accession_number FROM _ds_held WHERE from_xml"
+            )
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE _ds_target AS
+                SELECT DISTINCT ACCESSION_NUMBER AS accession_number FROM _ds_SUBMISSION
+                WHERE ACCESSION_NUMBER IS NOT NULL AND _error IS NULL
+                  AND ACCESSION_NUMBER NOT IN (SELECT acc FROM _ds_problem_rows
+                                               WHERE acc IS NOT NULL)
+                  AND ACCESSION_NUMBER NOT IN (SELECT accession_number FROM _ds_xml)
+                """
+            )
+            reject_rows = con.execute(
+                """
+                SELECT acc, count(*) AS bad,
+                       arg_min(tbl || ' row ' || _row || ': ' || _error, _row) AS first,
+                       string_agg(coalesce(_text, ''), chr(10) ORDER BY tbl, _row) AS texts
+                FROM _ds_problem_rows
+                WHERE acc IS NULL OR acc NOT IN (SELECT accession_number FROM _ds_xml)
+                GROUP BY acc ORDER BY acc NULLS LAST
+                """
             ).fetchall()
-        ]
-        if issuers:
-            link_amendments(con, issuers, new="_ds_target")
-        counts = con.execute(
-            "SELECT (SELECT count(*) FROM _ds_SUBMISSION WHERE ACCESSION_NUMBER IS NOT NULL), "
-            "(SELECT count(*) FROM _ds_target), (SELECT count(*) FROM _ds_xml)"
-        ).fetchone()
-        assert counts is not None
-        result.submissions, result.loaded, result.held_from_xml = map(int, counts)
-        result.rejected = len(reject_rows)
-        record_quarter(
-            con,
-            quarter,
-            status="partial" if result.problems else "done",
-            url=url,
-            path=path,
-            size=size,
-            sha256=sha256,
-            result=result,
-        )
-        con.commit()
-        result.seconds = time.perf_counter() - started
-    except duckdb.Error as exc:
-        try:
-            con.rollback()
-        except duckdb.Error:
-            pass
-        raise LoadError(f"{quarter}: the import failed: {exc}") from exc
-    finally:
-        try:
-            drop_staging(con)
-        except duckdb.Error:  # pragma: no cover - the connection is gone with the process
-            pass
-        con.close()
-    for problem in result.problems:
-        log.warning("%s: %s", quarter, problem)
-    return result
+            now = utcnow()
+            # A first import finds nothing held and deletes nothing: it never scans the child
+            # tables of a large warehouse. A re-import deletes the rows of what it holds, bounded
+            # by their filing dates (every row carries its filing's), so DuckDB reads only those
+            # row groups.
+            held = con.execute(
+                "SELECT count(*), count(filing_date), min(filing_date), max(filing_date) "
+                "FROM _ds_held WHERE NOT from_xml"
+            ).fetchone()
+            assert held is not None
+            con.begin()
+            if held[0]:
+                dated = held[1] == held[0]
+                for table in DATA_TABLES:
+                    con.execute(
+                        f"DELETE FROM {table} WHERE accession_number IN "
+                        "(SELECT accession_number FROM _ds_held WHERE NOT from_xml)"
+                        + (" AND filing_date BETWEEN ? AND ?" if dated else ""),
+                        [held[2], held[3]] if dated else [],
+                    )
+            con.execute(
+                "DELETE FROM rejects WHERE stage = 'dataset' AND (starts_with(reason, ?) "
+                "OR accession_number IN (SELECT accession_number FROM _ds_target))",
+                [source + " "],
+            )
+            result.rows = insert_rows(con, staged, now=now)
+            for acc, bad, first, texts in reject_rows:
+                more = f" (and {bad - 1} more bad rows)" if bad > 1 else ""
+                reason = f"{source} {first}{more}"
+                result.reject_reasons.append(f"{acc or '(no accession)'}: {first}{more}")
+                con.execute(
+                    "INSERT INTO rejects VALUES (?, 'dataset', ?, ?, ?)",
+                    [acc or "", reason, (texts or "").encode("utf-8"), now],
+                )
+            issuers = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT issuer_cik FROM filings WHERE source = ? AND issuer_cik IN "
+                    "(SELECT ISSUER_CIK FROM _ds_sub)",
+                    [source],
+                ).fetchall()
+            ]
+            if issuers:
+                link_amendments(con, issuers, new="_ds_target")
+            counts = con.execute(
+                "SELECT (SELECT count(*) FROM _ds_SUBMISSION WHERE ACCESSION_NUMBER IS NOT NULL), "
+                "(SELECT count(*) FROM _ds_target), (SELECT count(*) FROM _ds_xml)"
+            ).fetchone()
+            assert counts is not None
+            result.submissions, result.loaded, result.held_from_xml = map(int, counts)
+            result.rejected = len(reject_rows)
+            record_quarter(
+                con,
+                quarter,
+                status="partial" if result.problems else "done",
+                url=url,
+                path=path,
+                size=size,
+                sha256=sha256,
+                result=result,
+            )
+            con.commit()
+            result.seconds = time.perf_counter() - started
+        except duckdb.Error as exc:
+            try:
+                con.rollback()
+            except duckdb.Error:
+                pass
+            raise LoadError(f"{quarter}: the import failed: {exc}") from exc
+        finally:
+            try:
+                drop_staging(con)
+            except duckdb.Error:  # pragma: no cover - the connection is gone with the process
+                pass
+            con.close()
+        for problem in result.problems:
+            log.warning("%s: %s", quarter, problem)
+        return result
 
 
 def record_quarter(

@@ -179,6 +179,27 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
+@contextmanager
+def _transaction(
+    base: duckdb.DuckDBPyConnection, what: str, **tables: pa.Table
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor of ``base`` in one transaction, with ``tables`` registered under their names:
+    committed when the block ends, rolled back on a DuckDB error (raised as ``LoadError``,
+    "``what`` failed: ..."), closed either way."""
+    con = base.cursor()
+    try:
+        for name, table in tables.items():
+            con.register(name, table)
+        con.begin()
+        yield con
+        con.commit()
+    except duckdb.Error as exc:
+        _rollback(con)
+        raise LoadError(f"{what} failed: {exc}") from exc
+    finally:
+        con.close()
+
+
 class Warehouse:
     """An open DuckDB warehouse. Use as a context manager; one writer process at a time.
 
@@ -462,27 +483,20 @@ class Warehouse:
                 "day": pa.array([d for _, d in accessions], pa.date32()),
             }
         )
-        with self.connection() as base:
-            con = base.cursor()
-            try:
-                con.register("_flying", table)
-                con.begin()
-                con.execute(
-                    "UPDATE in_flight SET attempts = attempts + 1, started_at = ? "
-                    "WHERE accession_number IN (SELECT accession_number FROM _flying)",
-                    [utcnow()],
-                )
-                con.execute(
-                    "INSERT INTO in_flight SELECT accession_number, day, 1, ? FROM _flying "
-                    "WHERE accession_number NOT IN (SELECT accession_number FROM in_flight)",
-                    [utcnow()],
-                )
-                con.commit()
-            except duckdb.Error as exc:
-                _rollback(con)
-                raise LoadError(f"recording filings in flight failed: {exc}") from exc
-            finally:
-                con.close()
+        with (
+            self.connection() as base,
+            _transaction(base, "recording filings in flight", _flying=table) as con,
+        ):
+            con.execute(
+                "UPDATE in_flight SET attempts = attempts + 1, started_at = ? "
+                "WHERE accession_number IN (SELECT accession_number FROM _flying)",
+                [utcnow()],
+            )
+            con.execute(
+                "INSERT INTO in_flight SELECT accession_number, day, 1, ? FROM _flying "
+                "WHERE accession_number NOT IN (SELECT accession_number FROM in_flight)",
+                [utcnow()],
+            )
 
     def record_index_problems(self, index_path: str, problems: Sequence[IndexProblem]) -> None:
         """Replace the problems recorded for one index file (a re-read finds the same ones)."""
@@ -497,20 +511,13 @@ class Warehouse:
                 "seen_at": pa.array([now] * len(problems), pa.timestamp("us")),
             }
         )
-        with self.connection() as base:
-            con = base.cursor()
-            try:
-                con.begin()
-                con.execute("DELETE FROM index_problems WHERE index_path = ?", [index_path])
-                if problems:
-                    con.register("_problems", table)
-                    con.execute("INSERT INTO index_problems BY NAME SELECT * FROM _problems")
-                con.commit()
-            except duckdb.Error as exc:
-                _rollback(con)
-                raise LoadError(f"recording index problems failed: {exc}") from exc
-            finally:
-                con.close()
+        with (
+            self.connection() as base,
+            _transaction(base, "recording index problems", _problems=table) as con,
+        ):
+            con.execute("DELETE FROM index_problems WHERE index_path = ?", [index_path])
+            if problems:
+                con.execute("INSERT INTO index_problems BY NAME SELECT * FROM _problems")
 
     def record_failures(self, failures: Sequence[FailedFetch]) -> None:
         """Upsert accessions that could not be fetched; ``attempts`` counts the runs."""
@@ -523,9 +530,7 @@ class Warehouse:
         self, base: duckdb.DuckDBPyConnection, failures: Sequence[FailedFetch]
     ) -> None:
         now = utcnow()
-        con = base.cursor()
-        try:
-            con.begin()
+        with _transaction(base, "recording fetch failures") as con:
             for f in failures:
                 row = con.execute(
                     "SELECT attempts FROM failed_accessions WHERE accession_number = ?",
@@ -548,12 +553,6 @@ class Warehouse:
                         now,
                     ],
                 )
-            con.commit()
-        except duckdb.Error as exc:
-            _rollback(con)
-            raise LoadError(f"recording fetch failures failed: {exc}") from exc
-        finally:
-            con.close()
 
     def failed_fetches(self, forms: Sequence[str]) -> list[FailedFetch]:
         with self.connection() as con:
@@ -581,9 +580,7 @@ class Warehouse:
     def _mark_day(
         self, base: duckdb.DuckDBPyConnection, day: date, key: str, status: str, index_entries: int
     ) -> None:
-        con = base.cursor()
-        try:
-            con.begin()
+        with _transaction(base, f"recording day {day}") as con:
             con.execute("DELETE FROM ingest_days WHERE day = ? AND forms = ?", [day, key])
             con.execute(
                 """
@@ -598,12 +595,6 @@ class Warehouse:
                 """.replace("$day", "?"),
                 [day, key, status, index_entries, day, day, day, utcnow()],
             )
-            con.commit()
-        except duckdb.Error as exc:
-            _rollback(con)
-            raise LoadError(f"recording day {day} failed: {exc}") from exc
-        finally:
-            con.close()
 
     def last_done_day(self, forms: Sequence[str]) -> date | None:
         with self.connection() as con:
@@ -659,23 +650,16 @@ class Warehouse:
                 ),
             }
         )
-        with self.connection() as base:
-            con = base.cursor()
-            try:
-                con.register("_feed_new", table)
-                con.begin()
-                added = con.execute(
-                    "INSERT INTO feed_entries BY NAME SELECT n.*, ? AS seen_at, "
-                    "NULL::TIMESTAMP AS loaded_at, NULL::DATE AS index_day FROM _feed_new n "
-                    "WHERE n.accession_number NOT IN (SELECT accession_number FROM feed_entries)",
-                    [seen_at],
-                ).fetchone()
-                con.commit()
-            except duckdb.Error as exc:
-                con.rollback()
-                raise LoadError(f"recording feed entries failed: {exc}") from exc
-            finally:
-                con.close()
+        with (
+            self.connection() as base,
+            _transaction(base, "recording feed entries", _feed_new=table) as con,
+        ):
+            added = con.execute(
+                "INSERT INTO feed_entries BY NAME SELECT n.*, ? AS seen_at, "
+                "NULL::TIMESTAMP AS loaded_at, NULL::DATE AS index_day FROM _feed_new n "
+                "WHERE n.accession_number NOT IN (SELECT accession_number FROM feed_entries)",
+                [seen_at],
+            ).fetchone()
         return int(added[0]) if added else 0
 
     def feed_pending(self, forms: Sequence[str]) -> list[IndexEntry]:
@@ -719,26 +703,19 @@ class Warehouse:
                 "cik": pa.array([e.cik for e in entries], pa.string()),
             }
         )
-        with self.connection() as base:
-            con = base.cursor()
-            try:
-                con.register("_listed", listed)
-                con.begin()
-                con.execute(
-                    "UPDATE raw_documents AS d SET filing_date = ?, cik = l.cik FROM _listed l "
-                    "WHERE d.accession_number = l.accession_number "
-                    "AND d.accession_number IN (SELECT accession_number FROM feed_entries) "
-                    "AND (d.filing_date IS DISTINCT FROM ? OR d.cik IS DISTINCT FROM l.cik)",
-                    [day, day],
-                )
-                con.execute(
-                    "UPDATE feed_entries SET index_day = ? "
-                    "WHERE accession_number IN (SELECT accession_number FROM _listed)",
-                    [day],
-                )
-                con.commit()
-            except duckdb.Error as exc:
-                con.rollback()
-                raise LoadError(f"matching day {day} with the feed failed: {exc}") from exc
-            finally:
-                con.close()
+        with (
+            self.connection() as base,
+            _transaction(base, f"matching day {day} with the feed", _listed=listed) as con,
+        ):
+            con.execute(
+                "UPDATE raw_documents AS d SET filing_date = ?, cik = l.cik FROM _listed l "
+                "WHERE d.accession_number = l.accession_number "
+                "AND d.accession_number IN (SELECT accession_number FROM feed_entries) "
+                "AND (d.filing_date IS DISTINCT FROM ? OR d.cik IS DISTINCT FROM l.cik)",
+                [day, day],
+            )
+            con.execute(
+                "UPDATE feed_entries SET index_day = ? "
+                "WHERE accession_number IN (SELECT accession_number FROM _listed)",
+                [day],
+            )
