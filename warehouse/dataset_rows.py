@@ -209,10 +209,11 @@ def _lookup(con: duckdb.DuckDBPyConnection, ids_sql: str) -> dict[int, str]:
 def prepare_texts(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     """The quarter's footnote and remarks texts, from the staged FOOTNOTES and SUBMISSION
     alone (so that ``stage_zip`` can run it while it reads the other members): each distinct
-    text once (``_ds_texts``: id, text, the classifiers that may read it) and which rows hold
-    it (``_ds_text_of``). Every accession's, not only the target's: the rows of the others are
-    never joined to a target row. The staged tables are left as they are (the accessions with
-    bad rows are found in them after this)."""
+    text once (``_ds_texts``: id, text, the classifiers that may read it), which rows hold it
+    (``_ds_text_of``), each filing's footnotes (``_ds_notes``) and their map from footnote id
+    to text (``_ds_refmap``). Every accession's, not only the target's: the rows of the others
+    are never joined to a target row. The staged tables are left as they are (the accessions
+    with bad rows are found in them after this)."""
     for macro in _MACROS:
         con.execute(macro)
     # A filing's footnotes: the first row of each id (a narrow aggregation, no text moved).
@@ -264,6 +265,24 @@ def prepare_texts(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         """
     )
     _drop(con, "_ds_text_rows")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_notes AS
+        SELECT n.ACCESSION_NUMBER, n.FOOTNOTE_ID, coalesce(x.text_id, 0) AS text_id,
+               coalesce(x.ref, 0) AS ref, n._row
+        FROM _ds_note_rows n LEFT JOIN _ds_text_of x ON x.source = n._row * 2
+        """
+    )
+    _drop(con, "_ds_note_rows")
+    # Per filing: footnote id -> packed reference of its text.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _ds_refmap AS
+        SELECT ACCESSION_NUMBER,
+               map_from_entries(list(struct_pack(k := FOOTNOTE_ID, v := ref))) AS refs
+        FROM _ds_notes GROUP BY ACCESSION_NUMBER
+        """
+    )
     staged.texts_ready = True
 
 
@@ -276,14 +295,6 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     submission = staged.headers.get("SUBMISSION")
     has_aff = submission is not None and "AFF10B5ONE" in submission.present
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _ds_notes AS
-        SELECT n.ACCESSION_NUMBER, n.FOOTNOTE_ID, coalesce(x.text_id, 0) AS text_id,
-               coalesce(x.ref, 0) AS ref, n._row
-        FROM _ds_note_rows n LEFT JOIN _ds_text_of x ON x.source = n._row * 2
-        """
-    )
-    con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _ds_sub AS
         SELECT s.* EXCLUDE (_error, _text), _cik(s.ISSUERCIK) AS ISSUER_CIK,
@@ -295,16 +306,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
                          GROUP BY ACCESSION_NUMBER)
         """
     )
-    _drop(con, "_ds_note_rows", "_ds_text_of")  # working tables are freed once read
-    # Per filing: footnote id -> packed reference of its text.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _ds_refmap AS
-        SELECT ACCESSION_NUMBER,
-               map_from_entries(list(struct_pack(k := FOOTNOTE_ID, v := ref))) AS refs
-        FROM _ds_notes GROUP BY ACCESSION_NUMBER
-        """
-    )
+    _drop(con, "_ds_text_of")  # working tables are freed once read
     for kind in ("tx", "hold"):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ds_{kind} AS {_rows_sql(kind)}")
     _drop(con, "_ds_refmap")
