@@ -23,9 +23,8 @@ from pathlib import Path
 import duckdb
 
 from form4.parsers.dataset_index import Quarter
-from form4.parsers.errors import LoadError
 from form4.warehouse.dataset_rows import insert_rows
-from form4.warehouse.dataset_stage import drop_staging, stage_zip
+from form4.warehouse.dataset_stage import stage_zip, staging_cursor
 from form4.warehouse.datasets import classify_accessions
 from form4.warehouse.db import Warehouse, utcnow
 from form4.warehouse.schema import DECIMAL, FILING_KEYS, TABLES
@@ -154,8 +153,7 @@ def _verify_quarter(warehouse: Warehouse, path: Path, quarter: Quarter) -> Audit
     """Compare the quarter's ZIP at ``path`` with the XML rows; replaces the quarter's earlier
     rows of ``source_differences``."""
     result = AuditResult(quarter)
-    con = warehouse.con.cursor()
-    try:
+    with staging_cursor(warehouse.con, f"{quarter}: the comparison failed") as con:
         staged = stage_zip(con, path, quarter)
         result.problems = list(staged.problems)
         classify_accessions(con)
@@ -197,16 +195,4 @@ def _verify_quarter(warehouse: Warehouse, path: Path, quarter: Quarter) -> Audit
         ]
         result.differences = sum(d for _, _, d, _ in result.by_field)
         result.rounding = sum(r for _, _, _, r in result.by_field)
-    except duckdb.Error as exc:
-        try:
-            con.rollback()
-        except duckdb.Error:
-            pass
-        raise LoadError(f"{quarter}: the comparison failed: {exc}") from exc
-    finally:
-        try:
-            drop_staging(con)
-        except duckdb.Error:  # pragma: no cover - the connection is gone with the process
-            pass
-        con.close()
     return result

@@ -505,6 +505,20 @@ def _join_answers(
             con.unregister(name)
 
 
+# The columns a Table I or II row shares, transaction or holding, read from its staged row
+# ``w``: the position after it and the derivative terms.
+_POSITION = """
+    w.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
+    w.VALU_OWND_FOLWNG_TRANS AS value_owned_after,
+    _up(w.DIRECT_INDIRECT_OWNERSHIP) AS direct_or_indirect,
+    w.NATURE_OF_OWNERSHIP AS nature_of_ownership,
+    w.CONV_EXERCISE_PRICE AS conversion_or_exercise_price,
+    w.EXERCISE_DATE AS exercise_date, w.EXPIRATION_DATE AS expiration_date,
+    w.UNDLYNG_SEC_TITLE AS underlying_security_title,
+    w.UNDLYNG_SEC_SHARES AS underlying_shares
+"""
+
+
 def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
     """The SELECT giving ``table``'s rows (columns by name) for the target accessions."""
     if table == "filings":
@@ -572,14 +586,7 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
                    CASE WHEN w.TRANS_SHARES IS NOT NULL AND w.TRANS_PRICEPERSHARE IS NOT NULL
                         THEN CAST(w.TRANS_SHARES * w.TRANS_PRICEPERSHARE AS DECIMAL(38,8))
                         ELSE w.TRANS_TOTAL_VALUE END AS value,
-                   w.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
-                   w.VALU_OWND_FOLWNG_TRANS AS value_owned_after,
-                   _up(w.DIRECT_INDIRECT_OWNERSHIP) AS direct_or_indirect,
-                   w.NATURE_OF_OWNERSHIP AS nature_of_ownership,
-                   w.CONV_EXERCISE_PRICE AS conversion_or_exercise_price,
-                   w.EXERCISE_DATE AS exercise_date, w.EXPIRATION_DATE AS expiration_date,
-                   w.UNDLYNG_SEC_TITLE AS underlying_security_title,
-                   w.UNDLYNG_SEC_SHARES AS underlying_shares,
+                   {_POSITION},
                    _up(w.TRANS_TIMELINESS) AS timeliness, t.footnote_ids,
                    coalesce(f.sale_reason = 'sell_to_cover', false) AS is_sell_to_cover,
                    f.sale_reason, f.sale_reason_text,
@@ -599,14 +606,7 @@ def _select(table: str, source: str, now: object) -> tuple[str, list[object]]:
             f"""
             SELECT h.ACCESSION_NUMBER AS accession_number, h.line_no::INTEGER AS line_no,
                    h.is_derivative, w.SECURITY_TITLE AS security_title,
-                   w.SHRS_OWND_FOLWNG_TRANS AS shares_owned_after,
-                   w.VALU_OWND_FOLWNG_TRANS AS value_owned_after,
-                   _up(w.DIRECT_INDIRECT_OWNERSHIP) AS direct_or_indirect,
-                   w.NATURE_OF_OWNERSHIP AS nature_of_ownership,
-                   w.CONV_EXERCISE_PRICE AS conversion_or_exercise_price,
-                   w.EXERCISE_DATE AS exercise_date, w.EXPIRATION_DATE AS expiration_date,
-                   w.UNDLYNG_SEC_TITLE AS underlying_security_title,
-                   w.UNDLYNG_SEC_SHARES AS underlying_shares, h.footnote_ids,
+                   {_POSITION}, h.footnote_ids,
                    CASE WHEN h.is_derivative THEN coalesce(k.security_kind, 'other') END
                        AS security_kind, h.issuer_cik, h.filing_date
             FROM ({_staged_rows("hold")}) w JOIN _ds_hold h USING (rid)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +23,17 @@ import pyarrow as pa
 
 from form4.parsers.dataset_index import Quarter
 from form4.parsers.dataset_tables import LAYOUT, TableHeader, output_schema, read_table
-from form4.parsers.errors import ParseError
+from form4.parsers.errors import LoadError, ParseError
 
-__all__ = ["EARLY", "Staged", "check_zip", "drop_staging", "release_staged", "stage_zip"]
+__all__ = [
+    "EARLY",
+    "Staged",
+    "check_zip",
+    "drop_staging",
+    "release_staged",
+    "stage_zip",
+    "staging_cursor",
+]
 
 
 def check_zip(path: Path, *, crc: bool = True) -> list[str]:
@@ -152,6 +161,30 @@ def release_staged(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
     for table in tables:
         con.unregister(f"_ds_{table}")
         con.register(f"_ds_{table}", output_schema(table).empty_table())
+
+
+@contextmanager
+def staging_cursor(
+    base: duckdb.DuckDBPyConnection, failure: str
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor of ``base`` for one import or comparison of a ZIP: a DuckDB error rolls back
+    what it began and is raised as ``LoadError`` ("``failure``: the error"); the staging
+    tables are freed and the cursor closed either way."""
+    con = base.cursor()
+    try:
+        yield con
+    except duckdb.Error as exc:
+        try:
+            con.rollback()
+        except duckdb.Error:
+            pass  # nothing was begun
+        raise LoadError(f"{failure}: {exc}") from exc
+    finally:
+        try:
+            drop_staging(con)
+        except duckdb.Error:  # pragma: no cover - the connection is gone with the process
+            pass
+        con.close()
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:

@@ -27,9 +27,14 @@ import duckdb
 
 from form4.parsers.dataset_index import Quarter
 from form4.parsers.dataset_tables import LAYOUT
-from form4.parsers.errors import LoadError
 from form4.warehouse.dataset_rows import insert_rows, prepare_texts
-from form4.warehouse.dataset_stage import Staged, check_zip, drop_staging, stage_zip
+from form4.warehouse.dataset_stage import (
+    Staged,
+    check_zip,
+    drop_staging,
+    stage_zip,
+    staging_cursor,
+)
 from form4.warehouse.db import Warehouse, link_amendments, utcnow
 from form4.warehouse.schema import DATA_TABLES
 
@@ -124,8 +129,7 @@ def import_quarter(
         result = ImportResult(quarter)
         source = f"dataset:{quarter.label}"
         started = time.perf_counter()
-        con = warehouse.con.cursor()
-        try:
+        with staging_cursor(warehouse.con, f"{quarter}: the import failed") as con:
             # the texts are prepared while the other members are read
             staged = stage_zip(con, path, quarter, early=lambda s: prepare_texts(con, s))
             result.problems = list(staged.problems)
@@ -227,18 +231,6 @@ def import_quarter(
             )
             con.commit()
             result.seconds = time.perf_counter() - started
-        except duckdb.Error as exc:
-            try:
-                con.rollback()
-            except duckdb.Error:
-                pass
-            raise LoadError(f"{quarter}: the import failed: {exc}") from exc
-        finally:
-            try:
-                drop_staging(con)
-            except duckdb.Error:  # pragma: no cover - the connection is gone with the process
-                pass
-            con.close()
         for problem in result.problems:
             log.warning("%s: %s", quarter, problem)
         return result
