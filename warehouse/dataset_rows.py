@@ -291,7 +291,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     rows, and the facts computed once per distinct key."""
     if not staged.texts_ready:
         prepare_texts(con, staged)
-    release_staged(con, "FOOTNOTES")  # its texts are in _ds_texts, its rows in _ds_note_rows
+    release_staged(con, "FOOTNOTES")  # its texts are in _ds_texts, its rows in _ds_notes
     submission = staged.headers.get("SUBMISSION")
     has_aff = submission is not None and "AFF10B5ONE" in submission.present
     con.execute(

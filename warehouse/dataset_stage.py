@@ -2,8 +2,8 @@
 
 ``check_zip`` reads the ZIP's central directory and (``crc``) every member's bytes before
 anything is trusted. ``stage_zip`` streams each table through ``parsers.dataset_tables`` (typed
-Arrow batches) into a staging table of an in-memory database of the warehouse's own DuckDB
-instance, two members at a time, and lets the caller's connection see them as ``_ds_<TABLE>``.
+Arrow batches) into an Arrow table, two members at a time, and registers it on the caller's
+connection as ``_ds_<TABLE>`` (DuckDB scans it in place).
 Neighbours: ``warehouse.dataset_rows`` (staged rows -> the warehouse's rows),
 ``warehouse.datasets`` (the import), ``warehouse.dataset_audit`` (the comparison).
 """
@@ -24,6 +24,7 @@ import pyarrow as pa
 from form4.parsers.dataset_index import Quarter
 from form4.parsers.dataset_tables import LAYOUT, TableHeader, output_schema, read_table
 from form4.parsers.errors import LoadError, ParseError
+from form4.warehouse.db import rollback_quietly
 
 __all__ = [
     "EARLY",
@@ -81,9 +82,6 @@ def _member(archive: zipfile.ZipFile, name: str) -> str | None:
     return None
 
 
-_STAGE = "form4_dataset_stage"  # an in-memory database of the same DuckDB instance
-
-
 def _stage_one(
     path: Path, table: str, damaged: list[str]
 ) -> tuple[TableHeader | None, str | None, pa.Table]:
@@ -120,7 +118,7 @@ def stage_zip(
     noted). Two members are read at a time (pyarrow releases the interpreter lock), the two of
     ``EARLY`` first; ``early`` (optional) is called on this thread once those are staged, so
     that its statements run while the other members are read. Each table is registered on
-    ``con`` as it is read, once (``early`` may release what it has read)."""
+    ``con`` as it is read, once: what ``release_staged`` empties stays empty."""
     staged = Staged(quarter)
     damaged = check_zip(path, crc=False)
     staged.problems.extend(damaged)
@@ -174,10 +172,7 @@ def staging_cursor(
     try:
         yield con
     except duckdb.Error as exc:
-        try:
-            con.rollback()
-        except duckdb.Error:
-            pass  # nothing was begun
+        rollback_quietly(con)
         raise LoadError(f"{failure}: {exc}") from exc
     finally:
         try:
@@ -188,6 +183,6 @@ def staging_cursor(
 
 
 def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    """Free the staging tables (the in-memory database stays attached, empty)."""
+    """Free the staging tables (unregister the Arrow tables)."""
     for table in LAYOUT:
         con.unregister(f"_ds_{table}")

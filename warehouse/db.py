@@ -46,6 +46,7 @@ __all__ = [
     "Reject",
     "Warehouse",
     "link_amendments",
+    "rollback_quietly",
     "utcnow",
 ]
 
@@ -170,7 +171,7 @@ def link_amendments(
         con.execute("DROP TABLE IF EXISTS _link_pairs")
 
 
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+def rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
     """Roll back after a failed statement; a failed COMMIT has already ended the transaction,
     and DuckDB's complaint about that must not hide the error that matters."""
     try:
@@ -194,7 +195,7 @@ def _transaction(
         yield con
         con.commit()
     except duckdb.Error as exc:
-        _rollback(con)
+        rollback_quietly(con)
         raise LoadError(f"{what} failed: {exc}") from exc
     finally:
         con.close()
@@ -398,7 +399,7 @@ class Warehouse:
                 link_amendments(con, issuers, new="_batch_keys")
             con.commit()
         except duckdb.Error as exc:
-            _rollback(con)
+            rollback_quietly(con)
             raise LoadError(f"loading a batch of {len(batch.keys)} filings failed: {exc}") from exc
         finally:
             con.execute("RESET threads")
